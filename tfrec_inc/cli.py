@@ -1,0 +1,99 @@
+"""The ``tfrec-inc`` command line: ``run``, ``table`` and ``plot``.
+
+Problems with configs or data print one line ``error: ...`` and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import tfrec_inc  # noqa: F401  (selects Keras 2 before TensorFlow loads)
+from tfrec_inc.errors import TfrecIncError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tfrec-inc",
+        description="Incremental learning of TFRS recommenders with pretrained text encoders.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {tfrec_inc.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run one experiment config end to end",
+                         description="Run an experiment: train, evaluate, write results/.")
+    run.add_argument("config", help="experiment YAML, e.g. experiments/quickstart.yaml")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a config value, e.g. --set seeds=[0,1] (repeatable)")
+    run.add_argument("--output", metavar="DIR",
+                     help="results folder (default: results/<experiment>)")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    for name, what in (("table", "table.md and table.tex"), ("plot", "plots/")):
+        p = sub.add_parser(name, help=f"rebuild {what} from metrics.csv",
+                           description=f"Rebuild {what} from the metrics.csv of results folders.")
+        p.add_argument("results", nargs="+", metavar="RESULTS_DIR")
+        p.add_argument("--output", metavar="DIR",
+                       help="where to write (default: the results folder; required for several)")
+        if name == "table":
+            p.add_argument("--metrics", nargs="+", metavar="METRIC@K",
+                           help="columns (default: from the folder's config.yaml)")
+    return parser
+
+
+def _table_metrics(results_dir: Path) -> list[str]:
+    from tfrec_inc import config as config_lib
+
+    cfg_path = results_dir / "config.yaml"
+    if cfg_path.is_file():
+        try:
+            return config_lib.load(cfg_path).report.metrics
+        except TfrecIncError:
+            pass
+    return config_lib.ReportConfig().metrics
+
+
+def _rebuild(args: argparse.Namespace) -> Path:
+    import pandas as pd
+
+    from tfrec_inc.reporting import io, plots, tables
+
+    dirs = [Path(d) for d in args.results]
+    frame = pd.concat([io.read_metrics(d) for d in dirs], ignore_index=True)
+    if args.output is None and len(dirs) > 1:
+        raise TfrecIncError("give --output DIR when combining several results folders")
+    out = Path(args.output) if args.output else dirs[0]
+    out.mkdir(parents=True, exist_ok=True)
+    if args.command == "table":
+        tables.write_tables(frame, out, args.metrics or _table_metrics(dirs[0]))
+        return out / "table.md"
+    plots.write_plots(frame, out / "plots")
+    return out / "plots"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``tfrec-inc`` console script; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            from tfrec_inc import config as config_lib
+            from tfrec_inc.experiment import run
+
+            cfg = config_lib.load(args.config, args.overrides)
+            out = run(cfg, output=args.output, quiet=args.quiet)
+            print(f"results: {out}")
+        else:
+            print(f"wrote {_rebuild(args)}")
+    except TfrecIncError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,406 @@
+"""Experiment config: a typed, frozen schema loaded from YAML.
+
+Unknown keys, wrong types and out-of-range values are `ConfigError`s that name the
+key path (``models[1].optimizer``) and, for typos, suggest the closest valid key.
+``--set a.b=c`` overrides are applied to the raw YAML before validation, so they are
+checked exactly like the file.
+
+Example:
+  >>> cfg = load("experiments/quickstart.yaml", overrides=["seeds=[0]"])
+  >>> cfg.data.dataset
+  'synthetic'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tfrec_inc.errors import ConfigError
+
+DATASETS = (
+    "synthetic",
+    "ml-100k",
+    "ml-latest-small",
+    "ml-1m",
+    "amazon-office",
+    "amazon-scientific",
+)
+MODEL_TYPES = ("retrieval", "ranking")
+OPTIMIZERS = ("adagrad", "adam", "sgd")
+WINDOW_MODES = ("count", "time", "boundaries", "random")
+GROUPS = ("all", "warm_users", "cold_users", "cold_items")
+# Only strategies that exist in `tfrec_inc.incremental.strategies` are accepted.
+STRATEGIES = ("static", "full_retrain", "sliding_retrain")
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Which dataset to load.
+
+    Attributes:
+      dataset: one of `DATASETS`.
+      data_dir: folder holding the dataset files (or a parent of the dataset folder);
+        falls back to ``$TFREC_INC_DATA`` then ``~/.cache/tfrec_inc/data``.
+      options: keyword arguments for the loader (e.g. synthetic sizes).
+    """
+
+    dataset: str = "synthetic"
+    data_dir: str | None = None
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class WindowsConfig:
+    """How interactions are cut into chronological windows.
+
+    Attributes:
+      mode: ``count`` (equal number of interactions), ``time`` (equal time span),
+        ``boundaries`` (explicit timestamps) or ``random`` (one shuffled window, for
+        parity with the TFRS tutorials only).
+      num_windows: number of windows for ``count`` and ``time``.
+      boundaries: for ``boundaries``: the timestamps between consecutive windows.
+      valid_fraction: tail of each window's time range held out for early stopping.
+      test_fraction: tail of each window held out for evaluation (after valid).
+      seed: shuffling seed of the ``random`` mode.
+    """
+
+    mode: str = "count"
+    num_windows: int = 4
+    boundaries: list[int] = dataclasses.field(default_factory=list)
+    valid_fraction: float = 0.1
+    test_fraction: float = 0.1
+    seed: int = 42
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """One model (a row of the results table) and how it is trained.
+
+    Attributes:
+      name: label used in tables and plots; defaults to ``type``.
+      type: ``retrieval`` (two-tower, in-batch softmax) or ``ranking`` (rating MSE).
+      embedding_dim: size of id embeddings and of the tower outputs.
+      layers: hidden sizes of the MLP on top of each tower (empty: no MLP).
+      user_features: feed the dataset's categorical user features to the user tower.
+      item_features: feed item genres/categories to the item tower.
+      temperature: softmax temperature of the retrieval task.
+      remove_accidental_hits: mask in-batch negatives that are the positive item.
+      optimizer: ``adagrad``, ``adam`` or ``sgd``.
+      learning_rate: optimizer learning rate.
+      batch_size: training batch size.
+      epochs: maximum epochs per training run.
+      patience: early-stopping patience on validation loss (0: no early stopping).
+      shuffle_buffer: shuffle buffer of the training pipeline.
+    """
+
+    name: str = ""
+    type: str = "retrieval"
+    embedding_dim: int = 32
+    layers: list[int] = dataclasses.field(default_factory=list)
+    user_features: bool = True
+    item_features: bool = True
+    temperature: float = 1.0
+    remove_accidental_hits: bool = False
+    optimizer: str = "adagrad"
+    learning_rate: float = 0.1
+    batch_size: int = 4096
+    epochs: int = 10
+    patience: int = 2
+    shuffle_buffer: int = 100_000
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationConfig:
+    """Full-ranking evaluation.
+
+    Attributes:
+      ks: cut-offs reported in tables; recall/precision are also stored for every K in
+        ``1..max(ks)`` to draw recall-precision curves.
+      relevance_threshold: when set, only test items rated at least this are relevant.
+      exclude_seen: drop items the user interacted with before the test slice.
+      tfrs_topk: also report TFRS ``FactorizedTopK`` top-K categorical accuracy.
+      groups: user/item groups to report.
+      user_batch_size: users scored per matrix product.
+    """
+
+    ks: list[int] = dataclasses.field(default_factory=lambda: [1, 5, 10, 20, 50, 100])
+    relevance_threshold: float | None = None
+    exclude_seen: bool = True
+    tfrs_topk: bool = False
+    groups: list[str] = dataclasses.field(default_factory=lambda: list(GROUPS))
+    user_batch_size: int = 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportConfig:
+    """What goes into ``table.md``/``table.tex``.
+
+    Attributes:
+      metrics: ``metric@k`` (or bare metric names such as ``rmse``) as table columns.
+    """
+
+    metrics: list[str] = dataclasses.field(
+        default_factory=lambda: ["recall@10", "recall@20", "ndcg@20", "hit_rate@20", "mrr@20"]
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+    """A whole experiment: data, windows, models × strategies × seeds, evaluation.
+
+    Attributes:
+      experiment: name; results go to ``results/<experiment>/``.
+      seeds: one training run per seed.
+      data: `DataConfig`.
+      windows: `WindowsConfig`.
+      models: the models to compare (at least one).
+      strategies: incremental strategies (names from `STRATEGIES`).
+      sliding_windows: number of windows ``sliding_retrain`` trains on.
+      evaluation: `EvaluationConfig`.
+      report: `ReportConfig`.
+    """
+
+    experiment: str = "experiment"
+    seeds: list[int] = dataclasses.field(default_factory=lambda: [0])
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    windows: WindowsConfig = dataclasses.field(default_factory=WindowsConfig)
+    models: list[ModelConfig] = dataclasses.field(default_factory=lambda: [ModelConfig()])
+    strategies: list[str] = dataclasses.field(default_factory=lambda: ["full_retrain"])
+    sliding_windows: int = 2
+    evaluation: EvaluationConfig = dataclasses.field(default_factory=EvaluationConfig)
+    report: ReportConfig = dataclasses.field(default_factory=ReportConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def digest(self) -> str:
+        """Short, stable hash of the resolved config (for manifests and caches)."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def load(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
+    """Reads, overrides and validates a YAML experiment config.
+
+    Args:
+      path: the YAML file.
+      overrides: ``"a.b=c"`` strings; values are parsed as YAML (``seeds=[0,1]``).
+
+    Returns:
+      The validated, frozen `ExperimentConfig`.
+
+    Raises:
+      ConfigError: unreadable file, bad YAML, unknown key, wrong type or bad value.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}:{where.strip() or '?'}: {problem}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: top level must be a mapping of keys, got {type(raw).__name__}")
+    for item in overrides:
+        apply_override(raw, item)
+    return from_dict(raw)
+
+
+def from_dict(raw: Mapping[str, Any]) -> ExperimentConfig:
+    """Validates a plain dict (e.g. parsed YAML) into an `ExperimentConfig`."""
+    cfg = _build(ExperimentConfig, raw, "")
+    _check_values(cfg)
+    return cfg
+
+
+def apply_override(raw: dict[str, Any], item: str) -> None:
+    """Applies one ``a.b=c`` (or ``models.0.epochs=3``) override to a raw dict in place."""
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set seeds=[0,1]")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError:
+        parsed = value
+    node: Any = raw
+    parts = key.split(".")
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(f"--set {key}: {part!r} is not an index of a {len(node)}-item list")
+            if last:
+                node[int(part)] = parsed
+            else:
+                node = node[int(part)]
+        else:
+            if last:
+                node[part] = parsed
+            else:
+                if part == "models" and "models" not in node:
+                    node["models"] = [{}]
+                node = node.setdefault(part, {})
+                if not isinstance(node, dict | list):
+                    raise ConfigError(f"--set {key}: {part!r} is not a mapping")
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin is list:
+        return f"list of {_type_name(typing.get_args(tp)[0])}"
+    if origin is dict:
+        return "mapping"
+    return {int: "integer", float: "number", str: "string", bool: "boolean"}.get(
+        tp, getattr(tp, "__name__", str(tp))
+    )
+
+
+def _coerce(tp: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(arg, value, where)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return _build(tp, value, where)
+    if origin is list:
+        (inner,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+        return [_coerce(inner, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return dict(value)
+    if tp is Any:
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+    raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+
+
+def _build(cls: type, raw: Mapping[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in raw.items():
+        where = f"{prefix}.{key}" if prefix else str(key)
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else f"; valid keys: {', '.join(names)}"
+            raise ConfigError(f"unknown key {where!r}{hint}")
+        kwargs[key] = _coerce(hints[key], value, where)
+    return cls(**kwargs)
+
+
+def _choice(value: str, options: Sequence[str], where: str) -> None:
+    if value not in options:
+        close = difflib.get_close_matches(value, options, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"{where}: unknown value {value!r}{hint}; choose from {', '.join(options)}")
+
+
+def _check_values(cfg: ExperimentConfig) -> None:
+    def positive(value: float, where: str) -> None:
+        if value <= 0:
+            raise ConfigError(f"{where}: must be > 0, got {value}")
+
+    if not cfg.experiment or any(c in cfg.experiment for c in "/\\") or cfg.experiment in (".", ".."):
+        raise ConfigError(f"experiment: {cfg.experiment!r} is not a valid folder name")
+    if not cfg.seeds:
+        raise ConfigError("seeds: give at least one seed")
+    _choice(cfg.data.dataset, DATASETS, "data.dataset")
+    w = cfg.windows
+    _choice(w.mode, WINDOW_MODES, "windows.mode")
+    positive(w.num_windows, "windows.num_windows")
+    for name in ("valid_fraction", "test_fraction"):
+        value = getattr(w, name)
+        if not 0 <= value < 1:
+            raise ConfigError(f"windows.{name}: must be in [0, 1), got {value}")
+    if w.valid_fraction + w.test_fraction >= 1:
+        raise ConfigError("windows: valid_fraction + test_fraction must be < 1")
+    if w.test_fraction == 0:
+        raise ConfigError("windows.test_fraction: must be > 0 (nothing to evaluate on)")
+    if w.mode == "boundaries" and (not w.boundaries or sorted(w.boundaries) != w.boundaries):
+        raise ConfigError("windows.boundaries: give increasing timestamps for mode 'boundaries'")
+    if not cfg.models:
+        raise ConfigError("models: give at least one model")
+    labels = []
+    for i, m in enumerate(cfg.models):
+        where = f"models[{i}]"
+        _choice(m.type, MODEL_TYPES, f"{where}.type")
+        _choice(m.optimizer, OPTIMIZERS, f"{where}.optimizer")
+        for name in ("embedding_dim", "learning_rate", "batch_size", "epochs", "temperature"):
+            positive(getattr(m, name), f"{where}.{name}")
+        for j, size in enumerate(m.layers):
+            positive(size, f"{where}.layers[{j}]")
+        if m.patience < 0:
+            raise ConfigError(f"{where}.patience: must be >= 0, got {m.patience}")
+        labels.append(m.name or m.type)
+    dup = {x for x in labels if labels.count(x) > 1}
+    if dup:
+        raise ConfigError(f"models: names must be unique, {sorted(dup)[0]!r} repeats (set name:)")
+    if not cfg.strategies:
+        raise ConfigError("strategies: give at least one strategy")
+    for i, s in enumerate(cfg.strategies):
+        _choice(s, STRATEGIES, f"strategies[{i}]")
+    positive(cfg.sliding_windows, "sliding_windows")
+    ev = cfg.evaluation
+    if not ev.ks:
+        raise ConfigError("evaluation.ks: give at least one cut-off")
+    for i, k in enumerate(ev.ks):
+        positive(k, f"evaluation.ks[{i}]")
+    for i, g in enumerate(ev.groups):
+        _choice(g, GROUPS, f"evaluation.groups[{i}]")
+    positive(ev.user_batch_size, "evaluation.user_batch_size")
+
+
+def model_label(model: ModelConfig) -> str:
+    """The name a model has in tables and plots."""
+    return model.name or model.type
+
+
+def save(cfg: ExperimentConfig, path: str | Path) -> None:
+    """Writes the resolved config as YAML (it loads back to an equal config)."""
+    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")

@@ -1,0 +1,1 @@
+"""Incremental updates: which data each strategy trains on, and the training loop."""

@@ -1,0 +1,1 @@
+"""Towers, retrieval and ranking models, and growable id vocabularies."""

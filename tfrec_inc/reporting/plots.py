@@ -1,0 +1,102 @@
+"""Matplotlib figures from the long metrics table: recall–precision curves and per-window lines."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+MARKED_KS = (1, 5, 10, 20, 50, 100)
+
+
+def _label(frame: pd.DataFrame) -> pd.Series:
+    several = frame["experiment"].nunique() > 1
+    prefix = frame["experiment"] + " · " if several else ""
+    return prefix + frame["model"] + " / " + frame["strategy"]
+
+
+def _save(fig, path: Path) -> None:
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fig.savefig(tmp, dpi=150, bbox_inches="tight")
+    os.replace(tmp, path)
+
+
+def recall_precision(frame: pd.DataFrame, group: str = "all"):
+    """Mean precision@K against recall@K (K = 1..K_max), one line per model / strategy.
+
+    Returns:
+      The matplotlib figure, or None when the frame has no curve points.
+    """
+    sub = frame[(frame["group"] == group) & frame["metric"].isin(["recall", "precision"])].copy()
+    if sub.empty:
+        return None
+    sub["line"] = _label(sub)
+    curve = sub.groupby(["line", "metric", "k"])["value"].mean().unstack("metric").reset_index()
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for line, points in curve.groupby("line", sort=False):
+        points = points.sort_values("k")
+        (drawn,) = ax.plot(points["recall"], points["precision"], label=line, linewidth=1.6)
+        marks = points[points["k"].isin(MARKED_KS)]
+        ax.scatter(marks["recall"], marks["precision"], color=drawn.get_color(), s=18, zorder=3)
+        for _, p in marks.iterrows():
+            ax.annotate(f"@{int(p['k'])}", (p["recall"], p["precision"]), fontsize=7,
+                        xytext=(3, 3), textcoords="offset points", color=drawn.get_color())
+    ax.set_xlabel("Recall@K")
+    ax.set_ylabel("Precision@K")
+    experiments = ", ".join(sorted(frame["experiment"].unique()))
+    ax.set_title(f"Recall–precision, K = 1…{int(curve['k'].max())} ({experiments})")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def by_window(frame: pd.DataFrame, metric: str, k: int | None, group: str = "all"):
+    """Metric@k (or a metric without K) per window, mean over seeds ± 1 std, a line per row."""
+    k_match = frame["k"].fillna(-1).astype(int) == (-1 if k is None else k)
+    sub = frame[(frame["group"] == group) & (frame["metric"] == metric) & k_match].copy()
+    if sub.empty:
+        return None
+    sub["line"] = _label(sub)
+    stats = sub.groupby(["line", "window"])["value"].agg(["mean", "std"]).reset_index()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for line, pts in stats.groupby("line", sort=False):
+        (drawn,) = ax.plot(pts["window"], pts["mean"], marker="o", label=line)
+        ax.fill_between(pts["window"], pts["mean"] - pts["std"].fillna(0),
+                        pts["mean"] + pts["std"].fillna(0), color=drawn.get_color(), alpha=0.15)
+    ax.set_xlabel("window")
+    ax.set_ylabel(metric if k is None else f"{metric}@{k}")
+    ax.set_xticks(sorted(stats["window"].unique()))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def write_plots(frame: pd.DataFrame, out_dir: str | Path) -> list[Path]:
+    """Writes ``recall_precision.{png,pdf}`` and ``<metric>_at_<k>_by_window.png``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    fig = recall_precision(frame)
+    if fig is not None:
+        for ext in ("png", "pdf"):
+            _save(fig, out_dir / f"recall_precision.{ext}")
+            written.append(out_dir / f"recall_precision.{ext}")
+        plt.close(fig)
+    ks = sorted(frame.loc[frame["metric"] == "ndcg", "k"].dropna().unique())
+    k = 20 if 20 in ks else (ks[-1] if ks else None)
+    for metric, kk in (("recall", k), ("ndcg", k), ("rmse", None)):
+        fig = by_window(frame, metric, kk)
+        if fig is None:
+            continue
+        name = f"{metric}_at_{kk}_by_window.png" if kk is not None else f"{metric}_by_window.png"
+        _save(fig, out_dir / name)
+        written.append(out_dir / name)
+        plt.close(fig)
+    return written

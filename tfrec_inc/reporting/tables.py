@@ -1,0 +1,148 @@
+"""Paper-style tables (Markdown and LaTeX): rows = model / strategy, columns = metrics.
+
+Each cell is the mean ± std over seeds of the metric averaged over windows; the best
+mean of each column is bold (lowest for error metrics).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from tfrec_inc.reporting.io import atomic_write_text
+
+LOWER_IS_BETTER = {"rmse", "mae", "train_seconds"}
+COUNT_COLUMNS = {"users", "ratings"}  # group sizes: shown, never bold
+GROUP_TITLES = {
+    "all": "All users",
+    "warm_users": "Warm users",
+    "cold_users": "Cold users",
+    "cold_items": "Cold items",
+}
+EXTRA_COLUMNS = ("users", "ratings", "rmse", "mae", "tfrs_top_k_accuracy@10", "tfrs_top_k_accuracy@100")
+
+
+def _column_name(metric: str, k) -> str:
+    return metric if pd.isna(k) else f"{metric}@{int(k)}"
+
+
+def summarise(frame: pd.DataFrame, columns: Sequence[str], group: str) -> pd.DataFrame:
+    """Mean and std over seeds (of the per-seed mean over windows) for one group.
+
+    Args:
+      frame: long-format metrics.
+      columns: ``metric@k`` or bare metric names; absent ones are skipped.
+      group: the user/item group.
+
+    Returns:
+      Frame indexed by row label with columns ``(name, "mean")`` and ``(name, "std")``.
+    """
+    sub = frame[frame["group"] == group].copy()
+    if sub.empty:
+        return pd.DataFrame()
+    sub["column"] = [_column_name(m, k) for m, k in zip(sub["metric"], sub["k"], strict=True)]
+    present = set(sub["column"])
+    candidates = ["users", "ratings", *columns, *EXTRA_COLUMNS]
+    wanted = [c for c in candidates if c in present]
+    wanted = list(dict.fromkeys(wanted))
+    if not wanted:
+        return pd.DataFrame()
+    sub = sub[sub["column"].isin(wanted)]
+    several = sub["experiment"].nunique() > 1
+    sub["row"] = [
+        (f"{e} · " if several else "") + f"{m} / {s}"
+        for e, m, s in zip(sub["experiment"], sub["model"], sub["strategy"], strict=True)
+    ]
+    per_seed = sub.groupby(["row", "column", "seed"], sort=False)["value"].mean()
+    stats = per_seed.groupby(["row", "column"], sort=False).agg(["mean", "std"])
+    table = stats.unstack("column")
+    table = table.swaplevel(axis=1)
+    order = [(c, s) for c in wanted for s in ("mean", "std") if (c, s) in table.columns]
+    return table[order]
+
+
+def _best(table: pd.DataFrame, column: str) -> float | None:
+    values = table[(column, "mean")].dropna()
+    if values.empty:
+        return None
+    metric = column.split("@")[0]
+    return values.min() if metric in LOWER_IS_BETTER else values.max()
+
+
+def _cells(table: pd.DataFrame, bold: tuple[str, str], pm: str) -> list[list[str]]:
+    columns = list(dict.fromkeys(c for c, _ in table.columns))
+    best = {c: _best(table, c) for c in columns}
+    rows = []
+    for label, row in table.iterrows():
+        cells = [str(label)]
+        for c in columns:
+            mean, std = row[(c, "mean")], row[(c, "std")]
+            if pd.isna(mean):
+                cells.append("–")
+                continue
+            if c in COUNT_COLUMNS:
+                cells.append(f"{mean:.0f}")
+                continue
+            text = f"{mean:.4f}" + ("" if pd.isna(std) else f" {pm} {std:.4f}")
+            distinct = table[(c, "mean")].dropna().nunique() > 1
+            if c not in COUNT_COLUMNS and distinct and mean == best[c]:
+                text = f"{bold[0]}{text}{bold[1]}"
+            cells.append(text)
+        rows.append(cells)
+    return rows
+
+
+def markdown(frame: pd.DataFrame, columns: Sequence[str]) -> str:
+    """All groups' tables as one Markdown document."""
+    parts = []
+    n_seeds = frame["seed"].nunique()
+    n_windows = frame["window"].nunique()
+    parts.append(
+        f"Mean ± std over {n_seeds} seed(s) of the mean over {n_windows} window(s); "
+        "best in bold; users = evaluated users per window.\n"
+    )
+    for group, title in GROUP_TITLES.items():
+        table = summarise(frame, columns, group)
+        if table.empty:
+            continue
+        header = ["model / strategy"] + list(dict.fromkeys(c for c, _ in table.columns))
+        lines = [f"## {title}", "", "| " + " | ".join(header) + " |",
+                 "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(r) + " |" for r in _cells(table, ("**", "**"), "±")]
+        parts.append("\n".join(lines) + "\n")
+    return "\n".join(parts)
+
+
+def latex(frame: pd.DataFrame, columns: Sequence[str]) -> str:
+    """All groups' tables as LaTeX ``booktabs`` tabulars."""
+
+    def esc(text: str) -> str:
+        return text.replace("_", r"\_").replace("&", r"\&").replace("%", r"\%").replace("#", r"\#")
+
+    parts = []
+    for group, title in GROUP_TITLES.items():
+        table = summarise(frame, columns, group)
+        if table.empty:
+            continue
+        header = ["model / strategy"] + list(dict.fromkeys(c for c, _ in table.columns))
+        lines = [
+            f"% {title}",
+            r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}",
+            r"\toprule",
+            " & ".join(esc(h) for h in header) + r" \\",
+            r"\midrule",
+        ]
+        for r in _cells(table, (r"\textbf{", "}"), r"$\pm$"):
+            lines.append(" & ".join([esc(r[0])] + r[1:]) + r" \\")
+        lines += [r"\bottomrule", r"\end{tabular}", ""]
+        parts.append("\n".join(lines))
+    return "\n".join(parts)
+
+
+def write_tables(frame: pd.DataFrame, out_dir: str | Path, columns: Sequence[str]) -> None:
+    """Writes ``table.md`` and ``table.tex`` into ``out_dir``."""
+    out_dir = Path(out_dir)
+    atomic_write_text(out_dir / "table.md", markdown(frame, columns))
+    atomic_write_text(out_dir / "table.tex", latex(frame, columns))

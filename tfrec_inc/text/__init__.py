@@ -1,0 +1,1 @@
+"""Pretrained text encoders exported as TF Hub-style SavedModels."""
