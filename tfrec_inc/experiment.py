@@ -89,16 +89,9 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
       >>> run(config.load("experiments/quickstart.yaml"))  # doctest: +SKIP
       PosixPath('results/quickstart')
     """
-    # Heavy imports here, so `tfrec-inc --help` and config errors stay instant.
-    import tensorflow as tf
-
     from tfrec_inc import data as data_lib
-    from tfrec_inc.models.factory import build as build_model
     from tfrec_inc.data.catalog import Catalog
     from tfrec_inc.data.windows import make_dataset, split
-    from tfrec_inc.evaluation import protocol
-    from tfrec_inc.incremental import strategies, trainer
-    from tfrec_inc.reporting import plots, tables
 
     started = time.time()
     out = Path(output) if output is not None else Path("results") / cfg.experiment
@@ -111,6 +104,14 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
                 f"models: {config_lib.model_label(m)!r} is a ranking model but "
                 f"{cfg.data.dataset} has no ratings"
             )
+
+    # TensorFlow only now: bad configs and bad data fail fast, before it loads.
+    import tensorflow as tf
+
+    from tfrec_inc.evaluation import protocol
+    from tfrec_inc.incremental import strategies, trainer
+    from tfrec_inc.models.factory import build as build_model
+    from tfrec_inc.reporting import plots, tables
 
     with _staging(out) as tmp:
         config_lib.save(cfg, tmp / "config.yaml")

@@ -114,7 +114,8 @@ def load_amazon_scientific(root: str | Path) -> Interactions:
         consistent sequence per user (message names ``file:line``).
 
     Example:
-      >>> len(load_amazon_scientific("/data/amazon-scientific-unisrec").interactions)
+      >>> data = load_amazon_scientific("/data/amazon-scientific-unisrec")  # doctest: +SKIP
+      >>> len(data.interactions)  # doctest: +SKIP
       59427
     """
     root = Path(root)

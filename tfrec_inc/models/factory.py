@@ -13,7 +13,6 @@ from tfrec_inc.models.towers import item_tower, user_tower
 from tfrec_inc.models.vocab import Vocabulary
 
 
-
 def optimizer(cfg: ModelConfig) -> tf.keras.optimizers.Optimizer:
     """The configured optimizer (Keras 2)."""
     cls = {
