@@ -457,7 +457,15 @@ def _export(out: Path, max_length: int, keep_existing: bool) -> None:
         if keep_existing and _is_complete(out):
             shutil.rmtree(tmp)
             return
-        _replace_dir(tmp, out)
+        try:
+            os.rename(tmp, out)  # atomic; fails if out is a non-empty directory
+        except OSError:
+            if not out.exists():
+                raise
+            if keep_existing and _is_complete(out):
+                shutil.rmtree(tmp)
+                return
+            _replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -482,12 +490,6 @@ def _write_provenance(export_dir: Path, max_length: int) -> None:
 
 
 def _replace_dir(src: Path, dst: Path) -> None:
-    try:
-        os.rename(src, dst)  # atomic; fails if dst is a non-empty directory
-        return
-    except OSError:
-        if not dst.exists():
-            raise
     # rename() cannot replace a non-empty directory: move the old one aside first.
     trash = dst.with_name(f".{dst.name}.old-{uuid.uuid4().hex[:12]}")
     os.rename(dst, trash)
@@ -517,7 +519,7 @@ def default_minilm_dir() -> str:
 
     Example:
       >>> default_minilm_dir()  # doctest: +SKIP
-      '/root/.cache/tfrec_inc/encoders/minilm-l6-v2-3f9a0c1b2d4e'
+      '/root/.cache/tfrec_inc/encoders/minilm-l6-v2-a4eed553bfdc'
     """
     key = hashlib.sha256(f"{_weights_sha256()}:{CODE_VERSION}".encode()).hexdigest()[:12]
     return str(Path.home() / ".cache" / "tfrec_inc" / "encoders" / f"minilm-l6-v2-{key}")
