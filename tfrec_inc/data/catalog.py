@@ -69,12 +69,25 @@ class Catalog:
         text = [""] + data.items["text"].tolist()
         return cls(users, items, genres, genre_names, text, feats, sizes)
 
-    def encode(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Interactions -> ``{"user": int64, "item": int64[, "rating": float32]}``."""
+    def encode(self, frame: pd.DataFrame, row_history: np.ndarray | None = None,
+               history_length: int = 0) -> dict[str, np.ndarray]:
+        """Interactions -> model features.
+
+        Args:
+          frame: interactions whose index is their row in the dataset's sorted frame.
+          row_history: int64 [n_dataset_rows, N] items before each row (see
+            `tfrec_inc.data.history.previous_items`), needed when ``history_length``.
+          history_length: the last this many history items go in ``"history"``.
+
+        Returns:
+          ``{"user": int64, "item": int64[, "rating": float32][, "history": int64 [n, L]]}``.
+        """
         out = {
             "user": self.users.lookup(frame["user_id"]),
             "item": self.items.lookup(frame["item_id"]),
         }
         if "rating" in frame.columns:
             out["rating"] = frame["rating"].to_numpy(np.float32)
+        if history_length:
+            out["history"] = row_history[frame.index.to_numpy(), -history_length:]
         return out

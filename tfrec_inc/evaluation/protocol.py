@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from tfrec_inc.config import EvaluationConfig
 from tfrec_inc.data.catalog import Catalog
+from tfrec_inc.data.history import last_items
 from tfrec_inc.data.windows import Window, make_dataset
 from tfrec_inc.evaluation.metrics import per_user_metrics, recall_precision_curve
 
@@ -37,8 +38,9 @@ def candidate_items(catalog: Catalog, window: Window) -> np.ndarray:
     return np.unique(catalog.items.lookup(ids))
 
 
-def _embed(tower: tf.keras.Model, index: np.ndarray, batch: int = 8192) -> tf.Tensor:
-    return tf.concat([tower(index[i : i + batch]) for i in range(0, len(index), batch)], axis=0)
+def _embed_items(tower: tf.keras.Model, index: np.ndarray, batch: int = 8192) -> tf.Tensor:
+    parts = [tower({"item": index[i : i + batch]}) for i in range(0, len(index), batch)]
+    return tf.concat(parts, axis=0)
 
 
 def rank_items(
@@ -48,6 +50,7 @@ def rank_items(
     seen: pd.DataFrame | None,
     k: int,
     batch_size: int = 1024,
+    history: np.ndarray | None = None,
 ) -> np.ndarray:
     """Top-``k`` catalog item indices for each user, seen items masked out.
 
@@ -58,11 +61,12 @@ def rank_items(
       seen: frame with int columns ``user``/``item`` (catalog indices) to exclude.
       k: list length; lists are padded with -1 when there are fewer candidates.
       batch_size: users per matrix product.
+      history: int64 [len(users), N] recent items per user, for history-pooling towers.
 
     Returns:
       int64 [len(users), k].
     """
-    item_vectors = _embed(model.item_tower, candidates)
+    item_vectors = _embed_items(model.item_tower, candidates)
     column = np.full(int(candidates.max(initial=0)) + 1, -1, dtype=np.int64)
     column[candidates] = np.arange(len(candidates))
     if seen is not None and len(seen):
@@ -75,7 +79,10 @@ def rank_items(
     out = np.full((len(users), k), -1, dtype=np.int64)
     for start in range(0, len(users), batch_size):
         batch = users[start : start + batch_size]
-        scores = tf.matmul(model.user_tower(batch), item_vectors, transpose_b=True)
+        inputs = {"user": batch}
+        if history is not None:
+            inputs["history"] = history[start : start + batch_size]
+        scores = tf.matmul(model.user_tower(inputs), item_vectors, transpose_b=True)
         sel = seen[seen["user"].isin(batch)]
         if len(sel):
             row_of = pd.Series(np.arange(len(batch)), index=batch)
@@ -119,9 +126,15 @@ def evaluate_retrieval(
         return []
     users = relevant.index.to_numpy(np.int64)
     k_max = max(cfg.ks)
+    recent = None
+    if model.history_length:
+        # The user's latest items before the test slice: what a deployed model would know.
+        past = window.history
+        recent = last_items(catalog.users.lookup(past["user_id"]), catalog.items.lookup(past["item_id"]),
+                            past["timestamp"].to_numpy(), users, model.history_length)
     ranked = rank_items(
         model, users, candidate_items(catalog, window),
-        hist if cfg.exclude_seen else None, k_max, cfg.user_batch_size,
+        hist if cfg.exclude_seen else None, k_max, cfg.user_batch_size, recent,
     )
 
     warm = np.isin(users, hist["user"].unique())
@@ -154,30 +167,30 @@ def evaluate_retrieval(
     return records
 
 
-def evaluate_tfrs_topk(model, catalog: Catalog, window: Window, ks=(1, 5, 10, 50, 100)) -> list[dict]:
+def evaluate_tfrs_topk(model, catalog: Catalog, window: Window, row_history: np.ndarray | None = None,
+                       ks=(1, 5, 10, 50, 100)) -> list[dict]:
     """TFRS ``FactorizedTopK`` top-K categorical accuracy on the test slice (tutorial metric).
 
     It ranks the true item among all candidates without excluding seen items, exactly as
     the TFRS tutorials do, so it is comparable with their published numbers.
     """
     model.attach_topk_metric(candidate_items(catalog, window), ks=ks)
-    ds = make_dataset(catalog.encode(window.test), batch_size=4096)
+    ds = make_dataset(catalog.encode(window.test, row_history, model.history_length), batch_size=4096)
     result = model.evaluate(ds, return_dict=True, verbose=0)
-    model.task.factorized_metrics = []
+    model.detach_topk_metric()
     return [
         _record("all", "tfrs_top_k_accuracy", k, result[f"factorized_top_k/top_{k}_categorical_accuracy"])
         for k in ks
     ]
 
 
-def evaluate_ranking(model, catalog: Catalog, window: Window, cfg: EvaluationConfig) -> list[dict]:
+def evaluate_ranking(model, catalog: Catalog, window: Window, cfg: EvaluationConfig,
+                     row_history: np.ndarray | None = None) -> list[dict]:
     """RMSE and MAE of a rating model on the test slice, per group."""
-    enc = catalog.encode(window.test)
+    enc = catalog.encode(window.test, row_history, model.history_length)
     if "rating" not in enc:
         return []
-    pred = np.concatenate(
-        [model.predict_rating(b["user"], b["item"]).numpy() for b in make_dataset(enc, 8192)]
-    )
+    pred = np.concatenate([model(b).numpy() for b in make_dataset(enc, 8192)])
     err = pred - enc["rating"]
     hist = catalog.encode(window.history)
     warm = np.isin(enc["user"], hist["user"])

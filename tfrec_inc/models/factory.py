@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from tfrec_inc.config import ModelConfig
+from tfrec_inc.config import EncoderConfig, ModelConfig
 from tfrec_inc.data.catalog import Catalog
 from tfrec_inc.models.ranking import RankingModel
 from tfrec_inc.models.retrieval import RetrievalModel
-from tfrec_inc.models.towers import item_tower, user_tower
+from tfrec_inc.models.towers import EncodedText, HistoryPooling, item_tower, user_tower
 from tfrec_inc.models.vocab import Vocabulary
 
 
@@ -23,7 +24,13 @@ def optimizer(cfg: ModelConfig) -> tf.keras.optimizers.Optimizer:
     return cls(learning_rate=cfg.learning_rate)
 
 
-def build(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame):
+def uses_text(cfg: ModelConfig) -> bool:
+    """Whether the model needs item text vectors (item text or pooled history)."""
+    return cfg.item_text or cfg.user_history != "none"
+
+
+def build(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame,
+          text_vectors: np.ndarray | None = None, encoder: EncoderConfig | None = None):
     """A compiled retrieval or ranking model whose id tables cover ``train``'s ids.
 
     Args:
@@ -31,6 +38,10 @@ def build(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame):
       catalog: indices and feature tables of the dataset.
       train: the interactions the model will be trained on; their users and items get
         id rows, all other ids share the unknown row 0.
+      text_vectors: float32 [len(catalog.items), d] item text vectors (row 0 zeros);
+        required when the model uses item text or pooled history.
+      encoder: the encoder config; with ``trainable: true`` the Hub encoder itself runs
+        (and is fine-tuned) inside the item tower instead of the frozen vectors.
 
     Returns:
       A compiled `RetrievalModel` or `RankingModel`.
@@ -40,9 +51,31 @@ def build(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame):
     """
     users = Vocabulary(train["user_id"].unique())
     items = Vocabulary(train["item_id"].unique())
-    args = (cfg.embedding_dim, cfg.layers)
-    u = user_tower(catalog, users, *args, use_features=cfg.user_features)
-    i = item_tower(catalog, items, *args, use_features=cfg.item_features)
+    projection = None
+    if uses_text(cfg):
+        if text_vectors is None:
+            raise ValueError("this model reads item text: pass text_vectors")
+        # One projection for item text and user history puts both in the same space, so a
+        # user described only by recent items lands near similar items (cold users).
+        projection = tf.keras.layers.Dense(cfg.embedding_dim, use_bias=False, name="text_projection")
+    history = None
+    if cfg.user_history != "none":
+        history = HistoryPooling(text_vectors, projection, cfg.user_history, name="history_pooling")
+    u = user_tower(catalog, users, cfg.embedding_dim, cfg.layers, use_id=cfg.user_id,
+                   use_features=cfg.user_features, history=history,
+                   history_length=cfg.history_length if history is not None else 0)
+    text_part, frozen = None, None
+    if cfg.item_text:
+        if encoder is not None and encoder.trainable:
+            from tfrec_inc.text.encoders import load_layer
+
+            text_part = EncodedText(load_layer(encoder, trainable=True), catalog.item_text,
+                                    projection, name="encoded_text")
+        else:
+            frozen = text_vectors
+    i = item_tower(catalog, items, cfg.embedding_dim, cfg.layers, use_id=cfg.item_id,
+                   use_features=cfg.item_features, text_vectors=frozen,
+                   text_projection=projection, text=text_part)
     if cfg.type == "retrieval":
         model = RetrievalModel(u, i, cfg.temperature, cfg.remove_accidental_hits)
     else:

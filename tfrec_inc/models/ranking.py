@@ -34,12 +34,14 @@ class RankingModel(tfrs.Model):
             metrics=[tf.keras.metrics.RootMeanSquaredError()],
         )
 
-    def predict_rating(self, users: tf.Tensor, items: tf.Tensor) -> tf.Tensor:
-        both = tf.concat([self.user_tower(users), self.item_tower(items)], axis=-1)
-        return tf.squeeze(self.head(both), axis=-1)
+    @property
+    def history_length(self) -> int:
+        """Items of user history the user tower reads (0: none)."""
+        return self.user_tower.history_length
 
     def call(self, features: dict[str, tf.Tensor]) -> tf.Tensor:
-        return self.predict_rating(features["user"], features["item"])
+        both = tf.concat([self.user_tower(features), self.item_tower(features)], axis=-1)
+        return tf.squeeze(self.head(both), axis=-1)
 
     def compute_loss(self, features: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         return self.task(labels=features["rating"], predictions=self(features))

@@ -40,9 +40,14 @@ class RetrievalModel(tfrs.Model):
             remove_accidental_hits=remove_accidental_hits,
         )
 
+    @property
+    def history_length(self) -> int:
+        """Items of user history the user tower reads (0: none)."""
+        return self.user_tower.history_length
+
     def compute_loss(self, features: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
-        users = self.user_tower(features["user"])
-        items = self.item_tower(features["item"])
+        users = self.user_tower(features)
+        items = self.item_tower(features)
         return self.task(
             users,
             items,
@@ -57,6 +62,13 @@ class RetrievalModel(tfrs.Model):
           candidates: catalog item indices that form the candidate set.
           ks: cut-offs of the metric.
         """
-        ds = tf.data.Dataset.from_tensor_slices(candidates).batch(1024).map(self.item_tower)
+        ds = tf.data.Dataset.from_tensor_slices({"item": candidates}).batch(1024).map(self.item_tower)
         # A list: TFRS 0.7.7's setter silently drops a bare (non-sequence) metric.
         self.task.factorized_metrics = [tfrs.metrics.FactorizedTopK(candidates=ds, ks=ks)]
+        # A test step traced during fit's validation would silently skip the new metric.
+        self.test_function = None
+
+    def detach_topk_metric(self) -> None:
+        """Removes the FactorizedTopK metric (validation stays cheap)."""
+        self.task.factorized_metrics = []
+        self.test_function = None

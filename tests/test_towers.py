@@ -1,0 +1,60 @@
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+
+from tfrec_inc.config import ModelConfig
+from tfrec_inc.data.catalog import Catalog
+from tfrec_inc.data.history import last_items, previous_items
+from tfrec_inc.data.interactions import Interactions
+from tfrec_inc.models.factory import build
+from tfrec_inc.models.towers import HistoryPooling
+
+
+def test_previous_items_use_strictly_earlier_events_only():
+    users = np.array([1, 2, 1, 1, 2, 1])
+    items = np.array([10, 20, 11, 12, 21, 13])
+    ts = np.array([0, 0, 5, 5, 6, 9])
+    hist = previous_items(users, items, ts, 3)
+    # Rows 2 and 3 share timestamp 5: neither sees the other.
+    assert hist.tolist() == [[0, 0, 0], [0, 0, 0], [0, 0, 10], [0, 0, 10], [0, 0, 20], [10, 11, 12]]
+    assert last_items(users, items, ts, np.array([2, 1, 3]), 2).tolist() == [[20, 21], [12, 13], [0, 0]]
+
+
+def test_history_pooling_mean_and_attention_ignore_padding():
+    vectors = np.array([[0, 0], [1, 0], [0, 1], [3, 3]], dtype="float32")
+    identity = tf.keras.layers.Dense(2, use_bias=False, kernel_initializer="identity")
+    mean = HistoryPooling(vectors, identity, "mean")
+    out = mean(tf.constant([[0, 1, 2], [0, 0, 3], [0, 0, 0]])).numpy()
+    np.testing.assert_allclose(out, [[0.5, 0.5], [3, 3], [0, 0]], atol=1e-6)
+    att = HistoryPooling(vectors, identity, "attention")
+    out = att(tf.constant([[0, 0, 3], [0, 1, 1]])).numpy()
+    # One real item: attention puts all weight on it, whatever the query.
+    np.testing.assert_allclose(out, [[3, 3], [1, 0]], atol=1e-5)
+
+
+@pytest.fixture
+def toy():
+    inter = pd.DataFrame({"user_id": ["u1", "u1", "u2", "u2"], "item_id": ["a", "b", "a", "c"],
+                          "timestamp": [1, 2, 3, 4]})
+    items = pd.DataFrame({"item_id": ["a", "b", "c", "new1", "new2"],
+                          "text": ["x", "y", "z", "p", "q"], "genres": ["", "", "", "", ""]})
+    catalog = Catalog.from_interactions(Interactions.create("toy", inter, items))
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(len(catalog.items), 8)).astype("float32")
+    vectors[0] = 0
+    return inter, catalog, vectors
+
+
+def test_unseen_items_share_the_unknown_row_unless_text_describes_them(toy):
+    inter, catalog, vectors = toy
+    cold = np.array(catalog.items.lookup(["new1", "new2"]))
+    ids = build(ModelConfig(item_features=False), catalog, inter)
+    out = ids.item_tower({"item": cold}).numpy()
+    np.testing.assert_array_equal(out[0], out[1])  # both use row 0
+    text = build(ModelConfig(item_id=False, item_text=True, item_features=False), catalog, inter,
+                 text_vectors=vectors)
+    out = text.item_tower({"item": cold}).numpy()
+    assert not np.allclose(out[0], out[1])
+    with pytest.raises(ValueError, match="text_vectors"):
+        build(ModelConfig(item_text=True), catalog, inter)
