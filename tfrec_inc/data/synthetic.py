@@ -454,6 +454,10 @@ class _Simulator:
         # Busier periods as the user base grows; oversample to absorb repeat draws.
         budget = np.floor(cfg.num_interactions * 1.4 * active / active.sum()).astype(int)
         period_s = cfg.period_days * DAY
+        arrival_offset = {
+            side: np.where(table["period"] > 0, rng.integers(0, period_s, len(table["period"])), 0)
+            for side, table in (("items", items), ("users", users))
+        }
         chunks = []
         for t in range(p):
             newcomers = np.flatnonzero(users["period"] == t)
@@ -469,7 +473,16 @@ class _Simulator:
                 sel = np.flatnonzero(dom == d)
                 if len(sel):
                     what[sel] = self._choose_items(who[sel], t, d, items, users)
-            when = EPOCH + t * period_s + rng.integers(0, period_s, len(who))
+            start = EPOCH + t * period_s
+            when = start + rng.integers(0, period_s, len(who))
+            # Newcomers arrive at a random moment of their period, not at its start, so
+            # some are first seen late in a window (in its test slice): real cold start.
+            earliest = start + np.maximum(
+                np.where(items["period"][what] == t, arrival_offset["items"][what], 0),
+                np.where(users["period"][who] == t, arrival_offset["users"][who], 0))
+            late = when < earliest
+            span = start + period_s - earliest[late]
+            when[late] = earliest[late] + (rng.random(late.sum()) * span).astype(np.int64)
             chunks.append((who, what, when, np.full(len(who), t)))
         who, what, when, period = (np.concatenate(c) for c in zip(*chunks, strict=True))
 
