@@ -1,0 +1,138 @@
+"""The item text table: one (frozen) encoder vector per catalog item.
+
+Example:
+  >>> from tfrec_inc.config import EncoderConfig
+  >>> table, info = item_text_vectors(["", "Star Wars (1977)", "Fargo (1996)"], EncoderConfig())
+  >>> table.shape, info["misses"]
+  ((3, 384), 3)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from tfrec_inc.config import EncoderConfig
+from tfrec_inc.errors import ConfigError
+from tfrec_inc.text import encoders
+from tfrec_inc.text.cache import TextVectorCache
+
+
+def item_text_vectors(
+    texts: Sequence[str],
+    cfg: EncoderConfig,
+    fit_rows: np.ndarray | Sequence[int] | None = None,
+    progress: bool = False,
+    zero_rows: Sequence[int] = (0,),
+) -> tuple[np.ndarray, dict]:
+    """Encodes item texts (through the on-disk cache), L2-normalises, optionally PCA.
+
+    Steps: look every text up in the :class:`~tfrec_inc.text.cache.TextVectorCache` of
+    this encoder (``cfg.cache_dir``), encode only the misses (the encoder is loaded only
+    if there are any, so a warm cache never loads TensorFlow Hub models), L2-normalise
+    each row, then if ``cfg.pca_dim`` is set project every row onto the top
+    ``pca_dim`` principal components of the rows ``fit_rows`` (mean-centred, numpy SVD;
+    fitting on the first training window's items only keeps later items from leaking
+    into the features), and finally set the rows ``zero_rows`` to zero (row 0 is the
+    "unknown item" row by convention). Empty texts are encoded like any other text.
+
+    Args:
+      texts: one text per table row.
+      cfg: the encoder config (handle, output_key, batch_size, max_length, pca_dim,
+        cache_dir).
+      fit_rows: row indices (or a boolean mask) the PCA is fitted on; None means every
+        row except ``zero_rows``. Ignored without ``pca_dim``.
+      progress: show a tqdm bar while encoding.
+      zero_rows: rows forced to all-zero after all transforms.
+
+    Returns:
+      ``(table, info)``: float32 ``[len(texts), d_out]`` (``d_out`` is ``pca_dim`` or the
+      encoder's size) and ``{"encoder": identity, "hits": int, "misses": int,
+      "encoded": int, "seconds": float, "dim": d_out}`` (hits/misses count distinct
+      texts; ``encoded`` is how many texts went through the encoder). With PCA, info also
+      has ``"explained_variance"``: the fraction of the fit rows' variance kept.
+
+    Raises:
+      ConfigError: ``pca_dim`` larger than the encoder's size or than the number of fit
+        rows; an encoder that cannot be loaded.
+      ValueError: a ``fit_rows``/``zero_rows`` index out of range.
+
+    Example:
+      >>> cfg = EncoderConfig(pca_dim=32, cache_dir="/tmp/vectors")
+      >>> table, info = item_text_vectors(titles, cfg, fit_rows=first_window_rows)  # doctest: +SKIP
+      >>> table.shape[1], info["dim"]  # doctest: +SKIP
+      (32, 32)
+    """
+    start = time.perf_counter()
+    texts = list(texts)
+    n = len(texts)
+    zero = _indices(zero_rows, n, "zero_rows")
+    identity = encoders.encoder_identity(cfg)
+    cache = TextVectorCache(cfg.cache_dir, identity)
+    encoded = 0
+
+    def encode_fn(batch: list[str]) -> np.ndarray:
+        nonlocal encoded
+        # Only now: loading the SavedModel costs seconds and needs the model files.
+        layer = encoders.load_layer(cfg, trainable=False)
+        encoded += len(batch)
+        return encoders.encode(layer, batch, cfg.batch_size, progress=progress)
+
+    vectors, stats = cache.lookup_or_encode(texts, encode_fn)
+    vectors = vectors.astype(np.float64)  # PCA and norms in float64; float32 at the end
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = vectors / np.maximum(norms, 1e-12)  # an all-zero vector stays zero
+
+    info: dict = {}
+    if cfg.pca_dim is not None:
+        fit = (np.setdiff1d(np.arange(n), zero) if fit_rows is None
+               else _indices(fit_rows, n, "fit_rows"))
+        vectors, info["explained_variance"] = _pca(vectors, fit, cfg.pca_dim)
+
+    table = vectors.astype(np.float32)
+    table[zero] = 0.0
+    info = {
+        "encoder": identity,
+        "hits": stats.hits,
+        "misses": stats.misses,
+        "encoded": encoded,
+        "seconds": time.perf_counter() - start,
+        "dim": int(table.shape[1]) if table.ndim == 2 else 0,
+        **info,
+    }
+    return table, info
+
+
+def _indices(rows: np.ndarray | Sequence[int], n: int, name: str) -> np.ndarray:
+    rows = np.asarray(rows)
+    if rows.dtype == bool:
+        if rows.shape != (n,):
+            raise ValueError(f"{name}: boolean mask of shape {rows.shape}, expected ({n},)")
+        return np.flatnonzero(rows)
+    rows = rows.astype(np.int64).reshape(-1)
+    bad = rows[(rows < 0) | (rows >= n)]
+    if bad.size:
+        raise ValueError(f"{name}: row {int(bad[0])} out of range for {n} texts")
+    return rows
+
+
+def _pca(vectors: np.ndarray, fit: np.ndarray, dim: int) -> tuple[np.ndarray, float]:
+    """Projects all rows on the top ``dim`` principal axes of ``vectors[fit]``."""
+    d = vectors.shape[1]
+    if dim > d:
+        raise ConfigError(f"encoder.pca_dim: {dim} > the encoder's vector size {d}")
+    if dim > len(fit):
+        raise ConfigError(f"encoder.pca_dim: {dim} > the {len(fit)} rows the PCA is fitted on")
+    sample = vectors[fit]
+    mean = sample.mean(axis=0)
+    _, singular, axes = np.linalg.svd(sample - mean, full_matrices=False)
+    axes = axes[:dim]
+    # SVD signs are arbitrary (and may flip between LAPACK builds): fix each axis so its
+    # largest-magnitude coefficient is positive, making the table reproducible.
+    signs = np.sign(axes[np.arange(dim), np.abs(axes).argmax(axis=1)])
+    axes = axes * np.where(signs == 0, 1.0, signs)[:, None]
+    total = float(np.sum(singular**2))
+    kept = float(np.sum(singular[:dim] ** 2) / total) if total > 0 else 1.0
+    return (vectors - mean) @ axes.T, kept
