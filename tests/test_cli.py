@@ -21,6 +21,7 @@ SMALL = [
     "windows.num_windows=3",
     "models.0.epochs=2",
     "models.1.epochs=2",
+    "models.2.epochs=2",
 ]
 
 
@@ -56,6 +57,7 @@ def test_run_writes_every_result_file(small_run):
     assert list(frame.columns) == ["experiment", "dataset", "model", "strategy", "seed", "window",
                                    "group", "metric", "k", "value"]
     assert set(frame["strategy"]) == {"static", "full_retrain"}
+    assert set(frame["model"]) == {"ids", "ids_text", "ids_text_history"}
     assert set(frame["seed"]) == {0, 1} and set(frame["window"]) == {0, 1, 2}
     curve = frame[(frame["metric"] == "recall") & (frame["group"] == "all")]
     assert set(curve["k"]) == set(range(1, 101))  # every recall-precision curve point
@@ -66,6 +68,8 @@ def test_run_writes_every_result_file(small_run):
     assert set(epochs[epochs["strategy"] == "static"]["window"]) == {0}
     assert set(epochs[epochs["strategy"] == "full_retrain"]["window"]) == {0, 1, 2}
     manifest = json.loads((small_run / "manifest.json").read_text())
+    assert manifest["text_vectors"]["encoder"].startswith("minilm:")
+    assert manifest["text_vectors"]["dim"] == 384
     assert manifest["versions"]["tensorflow"].startswith("2.20")
     assert manifest["config_hash"] == config.load(small_run / "config.yaml").digest()
     assert "**" in (small_run / "table.md").read_text()

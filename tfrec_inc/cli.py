@@ -1,4 +1,4 @@
-"""The ``tfrec-inc`` command line: ``run``, ``table`` and ``plot``.
+"""The ``tfrec-inc`` command line: ``run``, ``table``, ``plot`` and ``encoder export``.
 
 Problems with configs or data print one line ``error: ...`` and exit with code 2.
 """
@@ -30,6 +30,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--output", metavar="DIR",
                      help="results folder (default: results/<experiment>)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    enc = sub.add_parser("encoder", help="export the built-in sentence encoder",
+                         description="Export a built-in encoder as a TF Hub-format SavedModel.")
+    enc_sub = enc.add_subparsers(dest="action", required=True, metavar="ACTION")
+    exp = enc_sub.add_parser("export", help="write the SavedModel (loadable by hub.KerasLayer)")
+    exp.add_argument("name", choices=["minilm"], help="minilm: all-MiniLM-L6-v2 (384-d)")
+    exp.add_argument("--out", required=True, metavar="DIR", help="folder to write")
+    exp.add_argument("--max-length", type=int, default=256, help="token limit (default 256)")
 
     for name, what in (("table", "table.md and table.tex"), ("plot", "plots/")):
         p = sub.add_parser(name, help=f"rebuild {what} from metrics.csv",
@@ -84,6 +92,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             cfg = config_lib.load(args.config, args.overrides)
             out = run(cfg, output=args.output, quiet=args.quiet)
             print(f"results: {out}")
+        elif args.command == "encoder":
+            from tfrec_inc.text.minilm import export_minilm
+
+            if not 1 <= args.max_length <= 512:
+                raise TfrecIncError("--max-length must be in 1..512 (BERT position limit)")
+            print(f"wrote {export_minilm(args.out, max_length=args.max_length)}")
         else:
             print(f"wrote {_rebuild(args)}")
     except TfrecIncError as exc:

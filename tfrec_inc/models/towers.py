@@ -88,7 +88,7 @@ class EncodedText(tf.keras.layers.Layer):
 class Tower(tf.keras.Model):
     """Embeds one side (users or items) from an id table, feature tables and text.
 
-    Parts (each ``embedding_dim`` wide): the id embedding (row 0 for ids unseen in
+    Parts (each ``embedding_dim`` wide): the id embedding (zeros for ids unseen in
     training), one embedding per categorical feature, a projection of each dense
     feature table (e.g. genre multi-hots or frozen text vectors), and optionally the
     pooled history. With a single part and no hidden layers the output is that part
@@ -164,7 +164,11 @@ class Tower(tf.keras.Model):
         index = tf.cast(features[self.key], tf.int64)
         parts = []
         if self.embedding is not None:
-            parts.append(self.embedding(tf.gather(self.rows, index)))
+            rows = tf.gather(self.rows, index)
+            # Row 0 (ids never trained) contributes nothing: an untrained random vector
+            # would only add noise to the content parts of a cold user or item.
+            known = tf.cast(rows > 0, tf.float32)[:, None]
+            parts.append(self.embedding(rows) * known)
         for feat, table in self.categorical_tables.items():
             parts.append(self.categorical_embeddings[feat](tf.gather(table, index)))
         for feat, table in self.dense_tables.items():
