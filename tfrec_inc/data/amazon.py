@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from tfrec_inc.data.interactions import Interactions
-from tfrec_inc.data.movielens import Column, check_known, check_unique, read_table
+from tfrec_inc.data.tables import Column, check_known, check_unique, read_table
 from tfrec_inc.errors import DataError
 
 
