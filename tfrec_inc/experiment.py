@@ -178,6 +178,8 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
 
         frame = pd.DataFrame.from_records(records, columns=COLUMNS)
         results_io.write_metrics(frame, tmp / "metrics.csv")
+        # Reports come from the file as written, so `tfrec-inc table` rebuilds them exactly.
+        frame = results_io.read_metrics(tmp)
         tables.write_tables(frame, tmp, cfg.report.metrics)
         plots.write_plots(frame, tmp / "plots")
         manifest = {
