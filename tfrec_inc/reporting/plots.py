@@ -22,7 +22,9 @@ def _label(frame: pd.DataFrame) -> pd.Series:
 
 def _save(fig, path: Path) -> None:
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=150, bbox_inches="tight")
+    # No creation date in PDFs: the same metrics.csv gives byte-identical figures.
+    metadata = {"CreationDate": None} if path.suffix == ".pdf" else None
+    fig.savefig(tmp, dpi=150, bbox_inches="tight", metadata=metadata)
     os.replace(tmp, path)
 
 
