@@ -17,7 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 __version__ = "0.1.0"
 
 
-def run(config, output=None, overrides=(), quiet=False):
+def run(config, output=None, overrides=(), quiet=False, resume=False):
     """Runs an experiment and returns its results folder.
 
     Args:
@@ -25,6 +25,7 @@ def run(config, output=None, overrides=(), quiet=False):
       output: results folder (default ``results/<experiment>``).
       overrides: ``"a.b=c"`` strings applied to a YAML path or dict.
       quiet: no progress bars.
+      resume: continue an interrupted run from its checkpoints.
 
     Returns:
       `pathlib.Path` of the results folder.
@@ -43,4 +44,4 @@ def run(config, output=None, overrides=(), quiet=False):
         cfg = config_lib.from_dict(raw)
     else:
         cfg = config_lib.load(config, overrides)
-    return run_experiment(cfg, output=output, quiet=quiet)
+    return run_experiment(cfg, output=output, quiet=quiet, resume=resume)

@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--output", metavar="DIR",
                      help="results folder (default: results/<experiment>)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--resume", action="store_true",
+                     help="continue an interrupted run from its checkpoints (<output>.partial)")
 
     enc = sub.add_parser("encoder", help="export the built-in sentence encoder",
                          description="Export a built-in encoder as a TF Hub-format SavedModel.")
@@ -66,7 +68,7 @@ def _table_metrics(results_dir: Path) -> list[str]:
 def _rebuild(args: argparse.Namespace) -> Path:
     import pandas as pd
 
-    from tfrec_inc.reporting import io, plots, tables
+    from tfrec_inc.reporting import incremental, io, plots, tables
 
     dirs = [Path(d) for d in args.results]
     frame = pd.concat([io.read_metrics(d) for d in dirs], ignore_index=True)
@@ -76,6 +78,9 @@ def _rebuild(args: argparse.Namespace) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     if args.command == "table":
         tables.write_tables(frame, out, args.metrics or _table_metrics(dirs[0]))
+        # Folders without per_user.csv.gz still get the table, without significance marks for them.
+        per_user = [p for p in (io.read_per_user(d) for d in dirs) if p is not None]
+        incremental.write(frame, pd.concat(per_user, ignore_index=True) if per_user else None, out)
         return out / "table.md"
     plots.write_plots(frame, out / "plots")
     return out / "plots"
@@ -90,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from tfrec_inc.experiment import run
 
             cfg = config_lib.load(args.config, args.overrides)
-            out = run(cfg, output=args.output, quiet=args.quiet)
+            out = run(cfg, output=args.output, quiet=args.quiet, resume=args.resume)
             print(f"results: {out}")
         elif args.command == "encoder":
             from tfrec_inc.text.minilm import export_minilm

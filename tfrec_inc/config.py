@@ -41,7 +41,9 @@ HISTORY_POOLING = ("none", "mean", "attention")
 WINDOW_MODES = ("count", "time", "boundaries", "random")
 GROUPS = ("all", "warm_users", "cold_users", "cold_items")
 # Only strategies that exist in `tfrec_inc.incremental.strategies` are accepted.
-STRATEGIES = ("static", "full_retrain", "sliding_retrain")
+STRATEGIES = ("static", "full_retrain", "sliding_retrain", "fine_tune", "replay", "distill", "ewc")
+ROW_INITS = ("random", "content")
+EWC_MODES = ("fisher", "l2")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,6 +199,40 @@ class ReportConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class IncrementalConfig:
+    """Settings of the update strategies.
+
+    Attributes:
+      sliding_windows: windows ``sliding_retrain`` trains on (the current one included).
+      replay_size: past interactions replayed by ``replay`` (a reservoir sample); when
+        null, ``replay_ratio`` × the size of the new data.
+      replay_ratio: see ``replay_size``.
+      distill_weight: weight of the distillation term of ``distill``.
+      distill_temperature: softmax temperature of the distillation term.
+      ewc_weight: weight λ of the ``ewc`` penalty λ/2 Σ F (θ - θ*)².
+      ewc_mode: ``fisher`` (diagonal empirical Fisher of the previous update's data) or
+        ``l2`` (F = 1: plain L2 to the previous weights).
+      ewc_batches: batches used to estimate the Fisher diagonal.
+      new_row_init: embedding rows of ids first seen in a window start ``random`` or,
+        for items of text models, from the text vector through the current projection
+        (``content``).
+      retention_users: users sampled (fixed sample) from each earlier window's test
+        slice to measure forgetting (``retention@K``).
+    """
+
+    sliding_windows: int = 2
+    replay_size: int | None = None
+    replay_ratio: float = 1.0
+    distill_weight: float = 1.0
+    distill_temperature: float = 1.0
+    ewc_weight: float = 100.0
+    ewc_mode: str = "fisher"
+    ewc_batches: int = 20
+    new_row_init: str = "random"
+    retention_users: int = 200
+
+
+@dataclasses.dataclass(frozen=True)
 class ExperimentConfig:
     """A whole experiment: data, windows, models × strategies × seeds, evaluation.
 
@@ -207,7 +243,7 @@ class ExperimentConfig:
       windows: `WindowsConfig`.
       models: the models to compare (at least one).
       strategies: incremental strategies (names from `STRATEGIES`).
-      sliding_windows: number of windows ``sliding_retrain`` trains on.
+      incremental: `IncrementalConfig` (strategy settings).
       encoder: `EncoderConfig` (used by models with ``item_text`` or ``user_history``).
       evaluation: `EvaluationConfig`.
       report: `ReportConfig`.
@@ -219,7 +255,7 @@ class ExperimentConfig:
     windows: WindowsConfig = dataclasses.field(default_factory=WindowsConfig)
     models: list[ModelConfig] = dataclasses.field(default_factory=lambda: [ModelConfig()])
     strategies: list[str] = dataclasses.field(default_factory=lambda: ["full_retrain"])
-    sliding_windows: int = 2
+    incremental: IncrementalConfig = dataclasses.field(default_factory=IncrementalConfig)
     encoder: EncoderConfig = dataclasses.field(default_factory=EncoderConfig)
     evaluation: EvaluationConfig = dataclasses.field(default_factory=EvaluationConfig)
     report: ReportConfig = dataclasses.field(default_factory=ReportConfig)
@@ -435,7 +471,19 @@ def _check_values(cfg: ExperimentConfig) -> None:
         raise ConfigError("strategies: give at least one strategy")
     for i, s in enumerate(cfg.strategies):
         _choice(s, STRATEGIES, f"strategies[{i}]")
-    positive(cfg.sliding_windows, "sliding_windows")
+    inc = cfg.incremental
+    positive(inc.sliding_windows, "incremental.sliding_windows")
+    if inc.replay_size is not None:
+        positive(inc.replay_size, "incremental.replay_size")
+    positive(inc.replay_ratio, "incremental.replay_ratio")
+    positive(inc.distill_temperature, "incremental.distill_temperature")
+    positive(inc.ewc_batches, "incremental.ewc_batches")
+    positive(inc.retention_users, "incremental.retention_users")
+    for name in ("distill_weight", "ewc_weight"):
+        if getattr(inc, name) < 0:
+            raise ConfigError(f"incremental.{name}: must be >= 0, got {getattr(inc, name)}")
+    _choice(inc.ewc_mode, EWC_MODES, "incremental.ewc_mode")
+    _choice(inc.new_row_init, ROW_INITS, "incremental.new_row_init")
     enc = cfg.encoder
     positive(enc.batch_size, "encoder.batch_size")
     positive(enc.max_length, "encoder.max_length")

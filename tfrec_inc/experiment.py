@@ -1,23 +1,25 @@
 """Runs one experiment config end to end: the only orchestrator.
 
-config -> data -> windows -> (model × strategy × seed × window: train, evaluate)
--> ``metrics.csv`` -> tables and plots, all written into a ``.partial`` folder that is
-renamed into place only when everything succeeded, so a failed run never leaves a
-results folder that looks complete.
+config -> data -> windows -> (model × strategy × seed: update and evaluate window by
+window) -> ``metrics.csv`` -> tables and plots. Everything is written into a
+``<dir>.partial`` folder that is renamed into place only when the whole run succeeded,
+so a failed run never leaves a results folder that looks complete. Each completed
+(model, strategy, seed, window) step is checkpointed there; ``resume=True`` continues an
+interrupted run from its last checkpoints, and TensorFlow ops run deterministically, so
+the resumed run's metrics equal an uninterrupted run's (wall times aside).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import platform
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -53,17 +55,24 @@ def _git_commit() -> str | None:
     return res.stdout.strip() or None if res.returncode == 0 else None
 
 
-@contextlib.contextmanager
-def _staging(out: Path) -> Iterator[Path]:
-    """A sibling ``.partial`` folder, swapped in for ``out`` on success, removed on failure."""
+def _open_staging(out: Path, cfg: ExperimentConfig, resume: bool) -> Path:
+    """The ``.partial`` folder: fresh, or (``resume``) the interrupted run's own."""
     tmp = out.with_name(out.name + ".partial")
+    saved = tmp / "config.yaml"
+    if resume and saved.is_file():
+        if config_lib.load(saved).digest() != cfg.digest():
+            raise config_lib.ConfigError(
+                f"--resume: {tmp} was started with a different config; run without --resume")
+        return tmp
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    config_lib.save(cfg, saved)
+    return tmp
+
+
+def _publish(tmp: Path, out: Path) -> None:
+    """Swaps the finished ``.partial`` folder in for ``out``."""
+    shutil.rmtree(tmp / "checkpoints", ignore_errors=True)
     old = out.with_name(out.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
     if out.exists():
@@ -72,17 +81,80 @@ def _staging(out: Path) -> Iterator[Path]:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = False) -> Path:
+class _Checkpoints:
+    """One folder per completed (model, strategy, seed, window) step, written atomically.
+
+    A step folder holds its metric records, per-user rows, the model's id vocabularies
+    and weights, and any strategy state; ``DONE`` is written last. Only the latest
+    step's weights are kept per job (the next update needs nothing older).
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root / "checkpoints"
+
+    def _job(self, label: str, strategy: str, seed: int) -> Path:
+        return self.root / f"{label}__{strategy}__seed{seed}"
+
+    def completed(self, label: str, strategy: str, seed: int) -> list[int]:
+        job = self._job(label, strategy, seed)
+        if not job.is_dir():
+            return []
+        return sorted(int(p.name[1:]) for p in job.iterdir()
+                      if p.name.startswith("w") and p.name[1:].isdigit() and (p / "DONE").exists())
+
+    def save(self, label, strategy, seed, window, records, per_user, model, state) -> None:
+        job = self._job(label, strategy, seed)
+        final = job / f"w{window}"
+        tmp = job / f".w{window}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        (tmp / "records.json").write_text(json.dumps({"records": records, "per_user": per_user}))
+        if model is not None:
+            (tmp / "vocab.json").write_text(json.dumps(
+                {"users": model.user_vocab.ids, "items": model.item_vocab.ids}))
+            np.savez(tmp / "weights.npz", *[w.numpy() for w in model.weights])
+        np.savez(tmp / "state.npz", **state)
+        (tmp / "DONE").write_text("")
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+        for older in job.glob("w*"):
+            if older != final and (older / "weights.npz").exists():
+                (older / "weights.npz").unlink()
+
+    def load_records(self, label, strategy, seed, window) -> tuple[list, list]:
+        blob = json.loads((self._job(label, strategy, seed) / f"w{window}" / "records.json").read_text())
+        return blob["records"], blob["per_user"]
+
+    def load_model(self, label, strategy, seed, window, rebuild):
+        """Rebuilds the model saved at ``window`` with ``rebuild(vocabs)`` and its weights."""
+        from tfrec_inc.models.vocab import Vocabulary, ensure_built
+
+        step = self._job(label, strategy, seed) / f"w{window}"
+        if not (step / "weights.npz").exists():
+            return None, {}
+        ids = json.loads((step / "vocab.json").read_text())
+        model = rebuild((Vocabulary(ids["users"]), Vocabulary(ids["items"])))
+        ensure_built(model)
+        with np.load(step / "weights.npz") as saved:
+            for i, w in enumerate(model.weights):
+                w.assign(saved[f"arr_{i}"])
+        with np.load(step / "state.npz") as state:
+            return model, {k: state[k] for k in state.files}
+
+
+def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = False,
+        resume: bool = False) -> Path:
     """Runs every (model, strategy, seed) over every window and writes the results.
 
     Args:
       cfg: a validated experiment config (see `tfrec_inc.config.load`).
       output: results folder; defaults to ``results/<experiment>``.
       quiet: no progress bars.
+      resume: continue an interrupted run from the checkpoints in ``<output>.partial``.
 
     Returns:
-      The results folder: ``config.yaml``, ``metrics.csv``, ``table.md``, ``table.tex``,
-      ``plots/`` and ``manifest.json``.
+      The results folder: ``config.yaml``, ``metrics.csv``, ``per_user.csv.gz``,
+      ``table.md``, ``table.tex``, ``plots/`` and ``manifest.json``.
 
     Example:
       >>> from tfrec_inc import config
@@ -113,8 +185,12 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
     from tfrec_inc.incremental import strategies, trainer
     from tfrec_inc.models.factory import build as build_model
     from tfrec_inc.models.factory import uses_text
+    from tfrec_inc.models.vocab import grown, warm_start
+    from tfrec_inc.reporting import incremental as incremental_report
     from tfrec_inc.reporting import plots, tables
 
+    # Same seed, same data -> same numbers, which is what makes --resume exact.
+    tf.config.experimental.enable_op_determinism()
     text_vectors, text_info = None, None
     if any(uses_text(m) for m in cfg.models):
         from tfrec_inc.text.features import item_text_vectors
@@ -131,75 +207,135 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
                                      catalog.items.lookup(inter["item_id"]),
                                      inter["timestamp"].to_numpy(), max_history)
 
-    with _staging(out) as tmp:
-        config_lib.save(cfg, tmp / "config.yaml")
-        records: list[dict] = []
-        jobs = [(m, s, seed) for m in cfg.models for s in cfg.strategies for seed in cfg.seeds]
-        bar = tqdm(total=len(jobs) * len(windows), desc=cfg.experiment, unit="window",
-                   disable=quiet)
-        for model_cfg, strategy_name, seed in jobs:
-            label = config_lib.model_label(model_cfg)
-            strategy = strategies.get(strategy_name, cfg.sliding_windows)
-            model = None
-            for window in windows:
-                base = dict(
-                    experiment=cfg.experiment, dataset=cfg.data.dataset, model=label,
-                    strategy=strategy_name, seed=seed, window=window.index,
-                )
-                bar.set_postfix_str(f"{label}/{strategy_name} seed {seed}")
-                train = strategy.training_data(windows, window.index)
-                if train is not None:
-                    tf.keras.utils.set_random_seed(seed)
-                    model = build_model(model_cfg, catalog, train, text_vectors, cfg.encoder)
-                    enc = catalog.encode(train, row_history, model.history_length)
-                    train_ds = make_dataset(enc, model_cfg.batch_size, shuffle=True, seed=seed,
-                                            shuffle_buffer=model_cfg.shuffle_buffer)
-                    valid_ds = None
-                    if len(window.valid):
-                        valid_enc = catalog.encode(window.valid, row_history, model.history_length)
-                        valid_ds = make_dataset(valid_enc, model_cfg.batch_size)
-                    fitted = trainer.fit(model, train_ds, valid_ds, model_cfg, len(train),
-                                         progress=not quiet, desc=f"window {window.index}")
-                    for metric, value in (("train_seconds", fitted.seconds),
-                                          ("train_examples", fitted.examples),
-                                          ("epochs", fitted.epochs)):
-                        records.append({**base, "group": "all", "metric": metric, "k": None,
-                                        "value": float(value)})
-                if model_cfg.type == "retrieval":
-                    found = protocol.evaluate_retrieval(model, catalog, window, cfg.evaluation)
-                    if cfg.evaluation.tfrs_topk:
-                        found += protocol.evaluate_tfrs_topk(model, catalog, window, row_history)
-                else:
-                    found = protocol.evaluate_ranking(model, catalog, window, cfg.evaluation,
-                                                      row_history)
-                records.extend({**base, **r} for r in found)
-                bar.update(1)
-        bar.close()
+    tmp = _open_staging(out, cfg, resume)
+    ckpt = _Checkpoints(tmp)
+    records: list[dict] = []
+    per_user_rows: list[dict] = []
+    jobs = [(m, s, seed) for m in cfg.models for s in cfg.strategies for seed in cfg.seeds]
+    bar = tqdm(total=len(jobs) * len(windows), desc=cfg.experiment, unit="window", disable=quiet)
+    for model_cfg, strategy_name, seed in jobs:
+        label = config_lib.model_label(model_cfg)
+        strategy = strategies.get(strategy_name, cfg.incremental, seed)
 
-        frame = pd.DataFrame.from_records(records, columns=COLUMNS)
-        results_io.write_metrics(frame, tmp / "metrics.csv")
-        # Reports come from the file as written, so `tfrec-inc table` rebuilds them exactly.
-        frame = results_io.read_metrics(tmp)
-        tables.write_tables(frame, tmp, cfg.report.metrics)
-        plots.write_plots(frame, tmp / "plots")
-        manifest = {
-            "experiment": cfg.experiment,
-            "config_hash": cfg.digest(),
-            "git_commit": _git_commit(),
-            "versions": _versions(),
-            "dataset": {
-                "name": data.name,
-                "users": data.num_users,
-                "items": data.num_items,
-                "interactions": len(data.interactions),
-            },
-            "text_vectors": text_info,
-            "windows": [
-                {"train": len(w.train), "valid": len(w.valid), "test": len(w.test)}
-                for w in windows
-            ],
-            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-            "wall_seconds": round(time.time() - started, 2),
-        }
-        results_io.atomic_write_text(tmp / "manifest.json", json.dumps(manifest, indent=2))
+        def rebuild(vocabs, model_cfg=model_cfg):
+            return build_model(model_cfg, catalog, windows[0].train, text_vectors, cfg.encoder, vocabs)
+
+        done = ckpt.completed(label, strategy_name, seed)
+        model = None
+        if done:
+            model, state = ckpt.load_model(label, strategy_name, seed, done[-1], rebuild)
+            if hasattr(strategy, "restore"):
+                strategy.restore(state)
+        for window in windows:
+            t = window.index
+            base = dict(experiment=cfg.experiment, dataset=cfg.data.dataset, model=label,
+                        strategy=strategy_name, seed=seed, window=t)
+            if t in done:
+                step_records, step_users = ckpt.load_records(label, strategy_name, seed, t)
+                records.extend(step_records)
+                per_user_rows.extend(step_users)
+                bar.update(1)
+                continue
+            bar.set_postfix_str(f"{label}/{strategy_name} seed {seed}")
+            step: list[dict] = []
+            step_users: list[dict] = []
+            update = strategy.update(windows, t)
+            if update is not None:
+                # One seed per (run seed, window): a resumed step draws the same numbers.
+                step_seed = seed * 1000 + t
+                tf.keras.utils.set_random_seed(step_seed)
+                previous = model if update.warm_start else None
+                if previous is not None:
+                    vocabs = (grown(previous.user_vocab, update.data["user_id"].unique()),
+                              grown(previous.item_vocab, update.data["item_id"].unique()))
+                    model = build_model(model_cfg, catalog, update.data, text_vectors, cfg.encoder,
+                                        vocabs)
+                    warm_start(previous, model, _content_rows(cfg, previous, model, catalog,
+                                                              text_vectors))
+                else:
+                    model = build_model(model_cfg, catalog, update.data, text_vectors, cfg.encoder)
+                penalty = strategy.penalty(previous, model)
+                if penalty is not None:
+                    model.penalties.append(penalty)
+                enc = catalog.encode(update.data, row_history, model.history_length)
+                train_ds = make_dataset(enc, model_cfg.batch_size, shuffle=True, seed=step_seed,
+                                        shuffle_buffer=model_cfg.shuffle_buffer)
+                valid_ds = None
+                if len(window.valid):
+                    valid_enc = catalog.encode(window.valid, row_history, model.history_length)
+                    valid_ds = make_dataset(valid_enc, model_cfg.batch_size)
+                fitted = trainer.fit(model, train_ds, valid_ds, model_cfg, len(update.data),
+                                     progress=not quiet, desc=f"window {t}")
+                after = time.perf_counter()
+                strategy.after_fit(model, train_ds)  # e.g. EWC's Fisher: part of the update cost
+                seconds = fitted.seconds + time.perf_counter() - after
+                for metric, value in (("train_seconds", seconds),
+                                      ("train_examples", fitted.examples),
+                                      ("epochs", fitted.epochs)):
+                    step.append({"group": "all", "metric": metric, "k": None, "value": float(value)})
+            if model_cfg.type == "retrieval":
+                step += protocol.evaluate_retrieval(model, catalog, window, cfg.evaluation,
+                                                    per_user=step_users)
+                step += protocol.evaluate_retention(model, catalog, windows[:t], cfg.evaluation,
+                                                    cfg.incremental.retention_users)
+                if cfg.evaluation.tfrs_topk:
+                    step += protocol.evaluate_tfrs_topk(model, catalog, window, row_history)
+            else:
+                step += protocol.evaluate_ranking(model, catalog, window, cfg.evaluation,
+                                                  row_history)
+            step = [{**base, **r} for r in step]
+            step_users = [{**base, "group": "all", **r} for r in step_users]
+            state = strategy.state() if hasattr(strategy, "state") else {}
+            ckpt.save(label, strategy_name, seed, t, step, step_users, model, state)
+            records.extend(step)
+            per_user_rows.extend(step_users)
+            bar.update(1)
+    bar.close()
+
+    frame = pd.DataFrame.from_records(records, columns=COLUMNS)
+    results_io.write_metrics(frame, tmp / "metrics.csv")
+    # Reports come from the files as written, so `tfrec-inc table` rebuilds them exactly.
+    frame = results_io.read_metrics(tmp)
+    per_user = None
+    if per_user_rows:
+        results_io.write_per_user(pd.DataFrame.from_records(per_user_rows), tmp / "per_user.csv.gz")
+        per_user = results_io.read_per_user(tmp)
+    tables.write_tables(frame, tmp, cfg.report.metrics)
+    incremental_report.write(frame, per_user, tmp)
+    plots.write_plots(frame, tmp / "plots")
+    manifest = {
+        "experiment": cfg.experiment,
+        "config_hash": cfg.digest(),
+        "git_commit": _git_commit(),
+        "versions": _versions(),
+        "dataset": {
+            "name": data.name,
+            "users": data.num_users,
+            "items": data.num_items,
+            "interactions": len(data.interactions),
+        },
+        "text_vectors": text_info,
+        "windows": [
+            {"train": len(w.train), "valid": len(w.valid), "test": len(w.test)} for w in windows
+        ],
+        "resumed": bool(resume),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "wall_seconds": round(time.time() - started, 2),
+    }
+    results_io.atomic_write_text(tmp / "manifest.json", json.dumps(manifest, indent=2))
+    _publish(tmp, out)
     return out
+
+
+def _content_rows(cfg: ExperimentConfig, previous, model, catalog, text_vectors):
+    """Content initialisation of new item rows: text vector through the current projection."""
+    if cfg.incremental.new_row_init != "content" or text_vectors is None:
+        return None
+    projection = previous.item_tower.dense_projections.get("text")
+    if projection is None or previous.item_tower.embedding is None:
+        return None
+    new_ids = model.item_vocab.ids[len(previous.item_vocab.ids):]
+    if not new_ids:
+        return None
+    vectors = text_vectors[catalog.items.lookup(new_ids)]
+    return {"item_tower/id_embedding": projection(vectors).numpy()}

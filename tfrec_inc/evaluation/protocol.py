@@ -17,6 +17,8 @@ Scoring is one matrix product per batch of users and `tf.math.top_k`.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import tensorflow as tf
@@ -96,7 +98,8 @@ def rank_items(
 
 
 def evaluate_retrieval(
-    model, catalog: Catalog, window: Window, cfg: EvaluationConfig
+    model, catalog: Catalog, window: Window, cfg: EvaluationConfig,
+    per_user: list[dict] | None = None, groups: tuple[str, ...] | None = None,
 ) -> list[dict]:
     """Full-ranking metrics of a retrieval model on ``window.test``, per group.
 
@@ -105,6 +108,9 @@ def evaluate_retrieval(
       catalog: the dataset's catalog.
       window: the window whose test slice is scored.
       cfg: evaluation settings.
+      per_user: if given, receives ``{"user", "metric", "k", "value"}`` rows of recall
+        and NDCG at K = 20 (or the largest K) for group ``all`` (for paired tests).
+      groups: overrides ``cfg.groups``.
 
     Returns:
       Records ``{"group", "metric", "k", "value"}``: every metric at ``cfg.ks``,
@@ -140,24 +146,33 @@ def evaluate_retrieval(
     warm = np.isin(users, hist["user"].unique())
     old_items = set(hist["item"].unique())
     rel_lists = relevant.tolist()
-    groups = {
+    groups_wanted = groups if groups is not None else tuple(cfg.groups)
+    table = {
         "all": (np.ones(len(users), bool), rel_lists),
         "warm_users": (warm, rel_lists),
         "cold_users": (~warm, rel_lists),
         "cold_items": (np.ones(len(users), bool), [r - old_items for r in rel_lists]),
     }
     records = []
-    for group in cfg.groups:
-        mask, rel = groups[group]
+    for group in groups_wanted:
+        mask, rel = table[group]
         rel = [r for r, m in zip(rel, mask, strict=True) if m]
         sub = ranked[mask]
         n = sum(1 for r in rel if r)
         records.append(_record(group, "users", None, n))
         if n == 0:
             continue
-        for name, values in per_user_metrics(sub, rel, cfg.ks).items():
+        values_by_name = per_user_metrics(sub, rel, cfg.ks)
+        for name, values in values_by_name.items():
             metric, k = name.split("@")
             records.append(_record(group, metric, int(k), values.mean()))
+        if per_user is not None and group == "all":
+            k_user = 20 if 20 in cfg.ks else max(cfg.ks)
+            kept = users[[bool(r) for r in rel_lists]]
+            for metric in ("recall", "ndcg"):
+                per_user.extend(
+                    {"user": catalog.users.ids[u - 1], "metric": metric, "k": k_user, "value": float(v)}
+                    for u, v in zip(kept, values_by_name[f"{metric}@{k_user}"], strict=True))
         recall, precision = recall_precision_curve(sub, rel)
         for k in range(1, k_max + 1):
             if k in cfg.ks:
@@ -165,6 +180,37 @@ def evaluate_retrieval(
             records.append(_record(group, "recall", k, recall[k - 1]))
             records.append(_record(group, "precision", k, precision[k - 1]))
     return records
+
+
+def evaluate_retention(model, catalog: Catalog, earlier: list[Window], cfg: EvaluationConfig,
+                       users_per_window: int) -> list[dict]:
+    """Forgetting: mean recall@K on fixed user samples of earlier windows' test slices.
+
+    Each earlier window contributes the same users whatever the model, strategy or seed
+    (sampled with the window index as seed), scored with that window's history and
+    candidates. The mean over windows is reported as ``retention@K``.
+
+    Args:
+      model: the model after the current update.
+      catalog: the dataset's catalog.
+      earlier: windows before the current one.
+      cfg: evaluation settings (``ks``).
+      users_per_window: users sampled from each earlier test slice.
+
+    Returns:
+      Records ``{"group": "all", "metric": "retention", "k", "value"}`` (none if
+      ``earlier`` is empty).
+    """
+    per_k: dict[int, list[float]] = {}
+    for window in earlier:
+        users = np.sort(window.test["user_id"].unique())
+        rng = np.random.default_rng(window.index)
+        sample = rng.choice(users, size=min(users_per_window, len(users)), replace=False)
+        held_out = dataclasses.replace(window, test=window.test[window.test["user_id"].isin(sample)])
+        for r in evaluate_retrieval(model, catalog, held_out, cfg, groups=("all",)):
+            if r["metric"] == "recall" and r["k"] in cfg.ks:
+                per_k.setdefault(r["k"], []).append(r["value"])
+    return [_record("all", "retention", k, float(np.mean(v))) for k, v in sorted(per_k.items())]
 
 
 def evaluate_tfrs_topk(model, catalog: Catalog, window: Window, row_history: np.ndarray | None = None,

@@ -1,17 +1,41 @@
-"""Update strategies: one small class each, one interface (which data, when).
+"""Update strategies: one small class each, one interface.
 
-A strategy decides, for window ``t``, the interactions a freshly initialised model is
-trained on — or ``None`` to keep the previous model unchanged. All strategies share
-windows, seeds, model config and evaluation, so differences are the strategy's alone.
+At window ``t`` a strategy says what to train on and whether to continue from the
+previous model (`Update`), or that the model stays as it is (``None``). Stateful
+strategies may add a loss term tied to the previous model (`penalty`) and record what
+they need after training (`after_fit`). Everything else (windows, seeds, model config,
+training loop, evaluation) is shared, so differences between strategies are theirs alone.
+
+"New data" at window ``t`` is everything between the previous update's training data and
+this window's validation slice: the previous window's valid and test slices (now past)
+and this window's train slice.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
+import tensorflow as tf
 
+from tfrec_inc.config import IncrementalConfig
 from tfrec_inc.data.windows import Window
+
+
+@dataclasses.dataclass(frozen=True)
+class Update:
+    """One update: the interactions to train on and whether to warm-start.
+
+    Attributes:
+      data: interactions (rows of the dataset's sorted frame).
+      warm_start: continue from the previous model (grown vocabularies) instead of a
+        fresh initialisation.
+    """
+
+    data: pd.DataFrame
+    warm_start: bool
 
 
 def _before_valid(window: Window) -> pd.DataFrame:
@@ -19,22 +43,39 @@ def _before_valid(window: Window) -> pd.DataFrame:
     return window.history.drop(index=window.valid.index)
 
 
+def new_data(windows: Sequence[Window], t: int) -> pd.DataFrame:
+    """Interactions that became available for training at window ``t``."""
+    current = _before_valid(windows[t])
+    if t == 0:
+        return current
+    seen = _before_valid(windows[t - 1]).index
+    return current.drop(index=seen)
+
+
 class Strategy:
-    """Interface: ``training_data(windows, t)`` -> frame to train a new model on, or None."""
+    """Interface shared by all strategies."""
 
     name = ""
 
-    def training_data(self, windows: Sequence[Window], t: int) -> pd.DataFrame | None:
+    def update(self, windows: Sequence[Window], t: int) -> Update | None:
+        """What to train on at window ``t`` (None: keep the model unchanged)."""
         raise NotImplementedError
+
+    def penalty(self, previous, model):
+        """An extra loss term ``(features, outputs) -> scalar`` for ``model``, or None."""
+        return None
+
+    def after_fit(self, model, data: tf.data.Dataset) -> None:
+        """Called after each update (e.g. to estimate a Fisher diagonal)."""
 
 
 class Static(Strategy):
-    """Train on the first window only, never update (the lower bound)."""
+    """Train on the base window only, never update (the lower bound)."""
 
     name = "static"
 
-    def training_data(self, windows, t):
-        return windows[0].train if t == 0 else None
+    def update(self, windows, t):
+        return Update(windows[0].train, False) if t == 0 else None
 
 
 class FullRetrain(Strategy):
@@ -42,8 +83,8 @@ class FullRetrain(Strategy):
 
     name = "full_retrain"
 
-    def training_data(self, windows, t):
-        return _before_valid(windows[t])
+    def update(self, windows, t):
+        return Update(_before_valid(windows[t]), False)
 
 
 class SlidingRetrain(Strategy):
@@ -58,14 +99,166 @@ class SlidingRetrain(Strategy):
     def __init__(self, size: int = 2) -> None:
         self.size = size
 
-    def training_data(self, windows, t):
+    def update(self, windows, t):
         data = _before_valid(windows[t])
         first = windows[max(0, t - self.size + 1)].train.index.min()
-        return data[data.index >= first]
+        return Update(data[data.index >= first], False)
 
 
-def get(name: str, sliding_windows: int = 2) -> Strategy:
+class FineTune(Strategy):
+    """Continue from the previous weights on the new data only."""
+
+    name = "fine_tune"
+
+    def update(self, windows, t):
+        return Update(new_data(windows, t), t > 0)
+
+
+class Replay(FineTune):
+    """Fine-tune on the new data plus a reservoir sample of past interactions.
+
+    The reservoir is bottom-k sampling: every interaction gets a fixed random key (from
+    the seed) when it arrives, and the reservoir is the ``size`` past interactions with
+    the smallest keys — a uniform sample of the stream so far, identical to a reservoir
+    maintained window by window, but a pure function of (seed, t), so resuming a run
+    rebuilds it exactly.
+
+    Args:
+      size: reservoir size, or None for ``ratio`` × the new data's size.
+      ratio: see ``size``.
+      seed: the run's seed.
+    """
+
+    name = "replay"
+
+    def __init__(self, size: int | None, ratio: float, seed: int) -> None:
+        self.size, self.ratio, self.seed = size, ratio, seed
+
+    def update(self, windows, t):
+        fresh = new_data(windows, t)
+        if t == 0:
+            return Update(fresh, False)
+        past = _before_valid(windows[t - 1])
+        n_rows = int(windows[-1].test.index.max()) + 1
+        keys = np.random.default_rng([self.seed, 7]).random(n_rows)
+        size = self.size if self.size is not None else int(round(self.ratio * len(fresh)))
+        size = min(size, len(past))
+        chosen = past.index[np.argsort(keys[past.index.to_numpy()], kind="stable")[:size]]
+        replayed = past.loc[np.sort(chosen)]
+        return Update(pd.concat([replayed, fresh]), True)
+
+
+class Distill(FineTune):
+    """Fine-tune with knowledge distillation from the previous model.
+
+    Retrieval: ``weight · T² · Σ_rows KL(p_prev || p_new)`` between the previous and the
+    current model's in-batch softmax (temperature ``T``) over the batch's candidates,
+    summed over the batch like TFRS's retrieval loss. Ranking: ``weight · MSE(previous
+    prediction, prediction)``, a batch mean like the rating loss.
+
+    Args:
+      weight: weight of the distillation term.
+      temperature: softmax temperature.
+    """
+
+    name = "distill"
+
+    def __init__(self, weight: float, temperature: float) -> None:
+        self.weight, self.temperature = weight, temperature
+
+    def penalty(self, previous, model):
+        if previous is None or self.weight == 0:
+            return None
+        weight, temp = self.weight, self.temperature
+
+        def distill(features, outputs):
+            if "predictions" in outputs:
+                teacher = tf.stop_gradient(previous(features))
+                return weight * tf.reduce_mean(tf.square(outputs["predictions"] - teacher))
+            t_scores = tf.matmul(previous.user_tower(features), previous.item_tower(features),
+                                 transpose_b=True)
+            s_scores = tf.matmul(outputs["users"], outputs["items"], transpose_b=True)
+            p_teacher = tf.stop_gradient(tf.nn.softmax(t_scores / temp))
+            log_student = tf.nn.log_softmax(s_scores / temp)
+            kl = tf.reduce_sum(p_teacher * (tf.math.log(p_teacher + 1e-12) - log_student), axis=-1)
+            # Summed over the batch like TFRS's retrieval loss, so the weight means the same
+            # at any batch size.
+            return weight * temp**2 * tf.reduce_sum(kl)
+
+        return distill
+
+
+class EWC(FineTune):
+    """Fine-tune with elastic weight consolidation to the previous model's weights.
+
+    Penalty ``weight/2 · Σ F (θ - θ*)²`` with θ* the previous weights and F the diagonal
+    empirical Fisher (mean squared batch gradients of the loss on the previous update's
+    data), or F = 1 in ``l2`` mode. Rows of ids added since get F = 0: nothing anchors
+    them. Written here because TFRS/Keras ship no EWC.
+
+    Args:
+      weight: λ.
+      mode: ``fisher`` or ``l2``.
+      batches: batches used to estimate F.
+    """
+
+    name = "ewc"
+
+    def __init__(self, weight: float, mode: str = "fisher", batches: int = 20) -> None:
+        self.weight, self.mode, self.batches = weight, mode, batches
+        self.fisher: list[np.ndarray] | None = None
+
+    def after_fit(self, model, data):
+        if self.mode == "l2":
+            self.fisher = [np.ones(w.shape, np.float32) for w in model.trainable_weights]
+            return
+        sums = [np.zeros(w.shape, np.float32) for w in model.trainable_weights]
+        n = 0
+        for batch in data.take(self.batches):
+            with tf.GradientTape() as tape:
+                loss = model.compute_loss(batch, training=True)
+            grads = tape.gradient(loss, model.trainable_weights)
+            for acc, g in zip(sums, grads, strict=True):
+                if g is not None:
+                    acc += tf.square(tf.convert_to_tensor(g)).numpy()
+            n += 1
+        self.fisher = [s / max(n, 1) for s in sums]
+
+    def penalty(self, previous, model):
+        if previous is None or self.fisher is None or self.weight == 0:
+            return None
+        anchors, fishers, weights = [], [], model.trainable_weights
+        for w, old, f in zip(weights, previous.trainable_weights, self.fisher, strict=True):
+            pad = [(0, a - b) for a, b in zip(w.shape, old.shape, strict=True)]
+            anchors.append(tf.constant(np.pad(old.numpy(), pad)))
+            fishers.append(tf.constant(np.pad(f, pad)))  # new rows: F = 0
+        half = self.weight / 2.0
+
+        def ewc(features, outputs):
+            terms = [tf.reduce_sum(f * tf.square(w - a))
+                     for w, a, f in zip(weights, anchors, fishers, strict=True)]
+            return half * tf.add_n(terms)
+
+        return ewc
+
+    def state(self) -> dict[str, np.ndarray]:
+        """What a checkpoint must keep to resume (the Fisher diagonal)."""
+        return {} if self.fisher is None else {f"fisher_{i}": f for i, f in enumerate(self.fisher)}
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        keys = sorted((k for k in state if k.startswith("fisher_")), key=lambda k: int(k[7:]))
+        self.fisher = [state[k] for k in keys] or None
+
+
+def get(name: str, cfg: IncrementalConfig | None = None, seed: int = 0) -> Strategy:
     """The strategy called ``name`` (names as in `tfrec_inc.config.STRATEGIES`)."""
+    cfg = cfg or IncrementalConfig()
     if name == "sliding_retrain":
-        return SlidingRetrain(sliding_windows)
-    return {"static": Static, "full_retrain": FullRetrain}[name]()
+        return SlidingRetrain(cfg.sliding_windows)
+    if name == "replay":
+        return Replay(cfg.replay_size, cfg.replay_ratio, seed)
+    if name == "distill":
+        return Distill(cfg.distill_weight, cfg.distill_temperature)
+    if name == "ewc":
+        return EWC(cfg.ewc_weight, cfg.ewc_mode, cfg.ewc_batches)
+    return {"static": Static, "full_retrain": FullRetrain, "fine_tune": FineTune}[name]()

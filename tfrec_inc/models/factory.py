@@ -30,7 +30,8 @@ def uses_text(cfg: ModelConfig) -> bool:
 
 
 def build(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame,
-          text_vectors: np.ndarray | None = None, encoder: EncoderConfig | None = None):
+          text_vectors: np.ndarray | None = None, encoder: EncoderConfig | None = None,
+          vocabs: tuple[Vocabulary, Vocabulary] | None = None):
     """A compiled retrieval or ranking model whose id tables cover ``train``'s ids.
 
     Args:
@@ -42,6 +43,8 @@ def build(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame,
         required when the model uses item text or pooled history.
       encoder: the encoder config; with ``trainable: true`` the Hub encoder itself runs
         (and is fine-tuned) inside the item tower instead of the frozen vectors.
+      vocabs: (users, items) id vocabularies to use instead of ``train``'s ids, e.g. a
+        previous model's vocabularies grown with a new window (see `vocab.warm_start`).
 
     Returns:
       A compiled `RetrievalModel` or `RankingModel`.
@@ -49,8 +52,9 @@ def build(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame,
     Example:
       >>> model = build(ModelConfig(), catalog, window.train)
     """
-    users = Vocabulary(train["user_id"].unique())
-    items = Vocabulary(train["item_id"].unique())
+    if vocabs is None:
+        vocabs = (Vocabulary(train["user_id"].unique()), Vocabulary(train["item_id"].unique()))
+    users, items = vocabs
     projection = None
     if uses_text(cfg):
         if text_vectors is None:
@@ -80,5 +84,6 @@ def build(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame,
         model = RetrievalModel(u, i, cfg.temperature, cfg.remove_accidental_hits)
     else:
         model = RankingModel(u, i)
+    model.user_vocab, model.item_vocab = users, items
     model.compile(optimizer(cfg))
     return model

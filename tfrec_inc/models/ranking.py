@@ -33,6 +33,8 @@ class RankingModel(tfrs.Model):
             loss=tf.keras.losses.MeanSquaredError(),
             metrics=[tf.keras.metrics.RootMeanSquaredError()],
         )
+        # Extra loss terms of incremental strategies: (features, outputs) -> scalar.
+        self.penalties: list = []
 
     @property
     def history_length(self) -> int:
@@ -44,4 +46,8 @@ class RankingModel(tfrs.Model):
         return tf.squeeze(self.head(both), axis=-1)
 
     def compute_loss(self, features: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
-        return self.task(labels=features["rating"], predictions=self(features))
+        predictions = self(features)
+        loss = self.task(labels=features["rating"], predictions=predictions)
+        for penalty in self.penalties:
+            loss += penalty(features, {"predictions": predictions})
+        return loss

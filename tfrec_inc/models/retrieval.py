@@ -39,6 +39,9 @@ class RetrievalModel(tfrs.Model):
             temperature=None if temperature == 1.0 else temperature,
             remove_accidental_hits=remove_accidental_hits,
         )
+        # Extra loss terms of incremental strategies (distillation, EWC): callables
+        # (features, outputs) -> scalar, set before `fit` traces the train step.
+        self.penalties: list = []
 
     @property
     def history_length(self) -> int:
@@ -48,12 +51,16 @@ class RetrievalModel(tfrs.Model):
     def compute_loss(self, features: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         users = self.user_tower(features)
         items = self.item_tower(features)
-        return self.task(
+        loss = self.task(
             users,
             items,
             candidate_ids=features["item"] if self.remove_accidental_hits else None,
             compute_metrics=not training,
         )
+        outputs = {"users": users, "items": items}
+        for penalty in self.penalties:
+            loss += penalty(features, outputs)
+        return loss
 
     def attach_topk_metric(self, candidates: tf.Tensor, ks=(1, 5, 10, 50, 100)) -> None:
         """Adds TFRS's FactorizedTopK top-K categorical accuracy over ``candidates``.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import numpy as np
@@ -61,3 +62,74 @@ class Vocabulary:
 
     def __len__(self) -> int:
         return len(self._ids) + 1
+
+
+def grown(vocab: Vocabulary, ids: Iterable[str]) -> Vocabulary:
+    """A copy of ``vocab`` with ``ids`` appended (the original is left unchanged)."""
+    out = Vocabulary(vocab.ids)
+    out.add(ids)
+    return out
+
+
+def ensure_built(model) -> None:
+    """Creates a model's weights by calling it once on a one-example batch."""
+    features = {"user": np.array([0]), "item": np.array([0]), "rating": np.array([0.0], "float32")}
+    if model.history_length:
+        features["history"] = np.zeros((1, model.history_length), dtype=np.int64)
+    model.user_tower(features)
+    model.item_tower(features)
+    if hasattr(model, "head"):
+        model(features)
+
+
+def _scope_free(name: str) -> str:
+    """A weight name without its top model scope and Keras' ``_N`` uniquifying suffixes."""
+    parts = name.split("/")[1:] or [name]
+    return "/".join(re.sub(r"_\d+$", "", p) for p in parts)
+
+
+def warm_start(old, new, new_rows: dict[str, np.ndarray] | None = None) -> None:
+    """Copies every weight of ``old`` into ``new``, growing id tables row-wise.
+
+    Both models must have the same architecture; ``new`` may have more rows in its id
+    embeddings (a grown vocabulary). Old rows are copied bit for bit, so every known
+    user and item keeps its exact vector; rows of new ids keep ``new``'s random
+    initialisation unless ``new_rows`` gives them values. This is
+    ``tf.keras.utils.warmstart_embedding_matrix`` for append-only vocabularies, applied
+    to every table of the model at once.
+
+    Args:
+      old: the trained model.
+      new: a freshly built model with the grown vocabularies.
+      new_rows: optional ``{part of a weight name: float32 [n_new, dim]}`` values for
+        the appended rows of a table, e.g. ``{"item_tower/id_embedding": rows}`` for
+        content initialisation of new item rows.
+
+    Raises:
+      ValueError: the architectures differ.
+
+    Example:
+      >>> new = build(cfg, catalog, train, vocabs=(grown(old.user_vocab, ids_u),
+      ...                                          grown(old.item_vocab, ids_i)))
+      >>> warm_start(old, new)
+    """
+    ensure_built(old)
+    ensure_built(new)
+    old_w, new_w = old.weights, new.weights
+    if len(old_w) != len(new_w):
+        raise ValueError(f"models differ: {len(old_w)} vs {len(new_w)} weights")
+    for o, n in zip(old_w, new_w, strict=True):
+        name = _scope_free(n.name)
+        if _scope_free(o.name) != name:
+            raise ValueError(f"models differ: {o.name} vs {n.name}")
+        if o.shape == n.shape:
+            n.assign(o)
+            continue
+        if o.shape[1:] != n.shape[1:] or n.shape[0] < o.shape[0]:
+            raise ValueError(f"{n.name}: cannot grow {o.shape} into {n.shape}")
+        value = n.numpy()
+        value[: o.shape[0]] = o.numpy()
+        for part, rows in (new_rows or {}).items():
+            if part in n.name:
+                value[o.shape[0] :] = rows
+        n.assign(value)

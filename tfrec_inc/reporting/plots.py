@@ -1,4 +1,4 @@
-"""Matplotlib figures from the long metrics table: recall–precision curves and per-window lines."""
+"""Matplotlib figures from the long metrics table: recall–precision, per-window lines, update time."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 MARKED_KS = (1, 5, 10, 20, 50, 100)
 
@@ -39,6 +40,8 @@ def recall_precision(frame: pd.DataFrame, group: str = "all"):
         return None
     sub["line"] = _label(sub)
     curve = sub.groupby(["line", "metric", "k"])["value"].mean().unstack("metric").reset_index()
+    if not {"recall", "precision"} <= set(curve.columns):
+        return None  # a curve needs both coordinates (e.g. hand-made or filtered frames)
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for line, points in curve.groupby("line", sort=False):
         points = points.sort_values("k")
@@ -80,8 +83,47 @@ def by_window(frame: pd.DataFrame, metric: str, k: int | None, group: str = "all
     return fig
 
 
+def cumulative_time(frame: pd.DataFrame) -> Figure | None:
+    """Cumulative training seconds over windows (mean over seeds), one line per model / strategy.
+
+    A window without a ``train_seconds`` row counts as 0 s: the strategy did not update
+    there (e.g. static after window 0), so its line stays flat.
+
+    Args:
+      frame: long-format metrics with ``train_seconds`` rows (group ``all``, no K).
+
+    Returns:
+      The matplotlib figure, or None when the frame has no ``train_seconds`` rows.
+
+    Example:
+      >>> fig = cumulative_time(read_metrics("results/study"))  # doctest: +SKIP
+    """
+    cost = frame[(frame["group"] == "all") & (frame["metric"] == "train_seconds")].copy()
+    if cost.empty:
+        return None
+    cost["line"] = _label(cost)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for line, pts in cost.groupby("line", sort=False):
+        # Every window the line's experiment evaluated, so skipped updates show as flat steps.
+        windows = sorted(frame.loc[frame["experiment"].isin(pts["experiment"]), "window"].unique())
+        per_seed = pts.pivot_table(index="window", columns="seed", values="value", aggfunc="sum")
+        curve = per_seed.reindex(windows).fillna(0.0).cumsum().mean(axis=1)
+        ax.plot(curve.index, curve.to_numpy(), marker="o", label=line)
+    ax.set_xlabel("window")
+    ax.set_ylabel("cumulative train seconds (mean over seeds)")
+    ax.set_xticks(sorted(frame["window"].unique()))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def write_plots(frame: pd.DataFrame, out_dir: str | Path) -> list[Path]:
-    """Writes ``recall_precision.{png,pdf}`` and ``<metric>_at_<k>_by_window.png``."""
+    """Writes the figures of ``frame`` into ``out_dir`` and returns their paths.
+
+    ``recall_precision.{png,pdf}``, ``<metric>_at_<k>_by_window.png`` and, when at least two
+    strategies record ``train_seconds``, ``cumulative_update_time.png``.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -100,5 +142,11 @@ def write_plots(frame: pd.DataFrame, out_dir: str | Path) -> list[Path]:
         name = f"{metric}_at_{kk}_by_window.png" if kk is not None else f"{metric}_by_window.png"
         _save(fig, out_dir / name)
         written.append(out_dir / name)
+        plt.close(fig)
+    cost = frame[(frame["group"] == "all") & (frame["metric"] == "train_seconds")]
+    if cost["strategy"].nunique() >= 2:
+        fig = cumulative_time(frame)
+        _save(fig, out_dir / "cumulative_update_time.png")
+        written.append(out_dir / "cumulative_update_time.png")
         plt.close(fig)
     return written

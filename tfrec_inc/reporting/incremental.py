@@ -1,0 +1,410 @@
+"""The paper table of an incremental study: rows = strategies, column groups = datasets.
+
+Each dataset gets four columns: recall@K, ndcg@K, retention@K (recall@K of the updated
+model on earlier windows' held-out test samples) and the update time relative to
+``full_retrain``. A cell is the mean ± std over seeds of the per-seed mean over windows
+t ≥ 1: window 0 is the base training every strategy shares, so including it would only
+pull every row towards the same number.
+
+Significance: recall@K and ndcg@K cells get a † when a paired test (Wilcoxon signed-rank
+by default) over the per-user values of matched (seed, window, user) pairs, windows ≥ 1,
+differs from the reference strategy (``fine_tune``) at p < alpha. Tests are two-sided and
+not corrected for multiple comparisons.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tfrec_inc.errors import DataError
+from tfrec_inc.evaluation.stats import paired_test
+from tfrec_inc.reporting.io import atomic_write_text
+
+STRATEGY_ORDER = ("static", "full_retrain", "sliding_retrain", "fine_tune", "replay", "distill", "ewc")
+MARKER = "†"
+STATS = ("mean", "std", "p")
+TESTED = ("recall", "ndcg")  # per-user values exist for these
+MD_FILE = "table_incremental.md"
+TEX_FILE = "table_incremental.tex"
+METHOD_NAMES = {"wilcoxon": "Wilcoxon signed-rank test", "ttest": "paired t-test"}
+
+
+def _column_labels(frame: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """Column-group label of each (experiment, dataset): the dataset, else the experiment."""
+    pairs = list(frame[["experiment", "dataset"]].drop_duplicates().itertuples(index=False, name=None))
+    experiments_per_dataset: dict[str, set[str]] = {}
+    for experiment, dataset in pairs:
+        experiments_per_dataset.setdefault(dataset, set()).add(experiment)
+    labels = {
+        (e, d): d if len(experiments_per_dataset[d]) == 1 else e for e, d in pairs
+    }
+    # One experiment over several shared datasets would collide on its name: spell both out.
+    taken = pd.Series(list(labels.values())).value_counts()
+    return {(e, d): (f"{e} · {d}" if taken[label] > 1 else label) for (e, d), label in labels.items()}
+
+
+def _strategy_rank(strategy: str) -> int:
+    return STRATEGY_ORDER.index(strategy) if strategy in STRATEGY_ORDER else len(STRATEGY_ORDER)
+
+
+def _span(values: list[int]) -> str:
+    low, high = min(values), max(values)
+    return str(low) if low == high else f"{low}–{high}"
+
+
+def _time_ratios(frame: pd.DataFrame, quality: pd.DataFrame, baseline: str) -> pd.Series:
+    """Per (column, model, strategy, seed): update seconds over windows ≥ 1 / the baseline's."""
+    cost = frame[(frame["metric"] == "train_seconds") & (frame["group"] == "all")]
+    seeds = quality[["column", "model", "strategy", "seed"]].drop_duplicates()
+    ratios = {}
+    for (column, model), keys in seeds.groupby(["column", "model"], sort=False):
+        sub = cost[(cost["column"] == column) & (cost["model"] == model)]
+        if sub.empty:
+            continue  # no cost recorded for this study: leave the column empty, not zero
+        late = sub[sub["window"] >= 1].groupby(["strategy", "seed"])["value"].sum()
+        recorded = set(sub["strategy"])
+        for strategy, seed in zip(keys["strategy"], keys["seed"], strict=True):
+            # A missing row at t >= 1 means "did not update" (0 s) for a strategy whose cost is
+            # recorded at all; static never updates after the shared base training.
+            if strategy not in recorded and strategy != "static":
+                continue
+            base = late.get((baseline, seed), np.nan)
+            spent = late.get((strategy, seed), 0.0)
+            ratios[(column, model, strategy, seed)] = spent / base if base > 0 else np.nan
+    if not ratios:
+        return pd.Series(dtype=float)
+    index = pd.MultiIndex.from_tuples(list(ratios), names=["column", "model", "strategy", "seed"])
+    return pd.Series(list(ratios.values()), index=index, dtype=float)
+
+
+def _p_values(per_user: pd.DataFrame, labels: dict, k: int, reference: str,
+              method: str) -> dict[tuple[str, str, str, str], float]:
+    """p-value of each (column, model, strategy, metric) against the reference strategy."""
+    pu = per_user[(per_user["group"] == "all") & per_user["metric"].isin(TESTED)
+                  & (pd.to_numeric(per_user["k"], errors="coerce") == k) & (per_user["window"] >= 1)]
+    pu = pu.assign(column=[labels.get((e, d)) for e, d in zip(pu["experiment"], pu["dataset"],
+                                                                strict=True)])
+    pu = pu[pu["column"].notna()]  # studies that are not in the metrics frame
+    keys = ["seed", "window", "user"]
+    out = {}
+    for (column, model, metric), sub in pu.groupby(["column", "model", "metric"], sort=False):
+        ref = sub.loc[sub["strategy"] == reference, [*keys, "value"]]
+        if ref.empty:
+            continue
+        for strategy, other in sub.groupby("strategy", sort=False):
+            if strategy == reference:
+                continue
+            try:
+                pairs = other[[*keys, "value"]].merge(ref, on=keys, validate="one_to_one")
+            except pd.errors.MergeError:
+                raise DataError(
+                    f"per-user values: repeated (seed, window, user) for {column} {model} "
+                    f"{strategy} or {reference} {metric}@{k}"
+                ) from None
+            if not pairs.empty:
+                out[(column, model, strategy, metric)] = paired_test(
+                    pairs["value_x"].to_numpy(), pairs["value_y"].to_numpy(), method=method
+                )
+    return out
+
+
+def summary(
+    frame: pd.DataFrame,
+    per_user: pd.DataFrame | None = None,
+    k: int = 20,
+    reference: str = "fine_tune",
+    baseline: str = "full_retrain",
+    alpha: float = 0.05,
+    method: str = "wilcoxon",
+) -> pd.DataFrame:
+    """Strategies × (dataset, metric) summary of an incremental study, windows t ≥ 1.
+
+    Rows are strategies (``model / strategy`` when the frame holds several models) in the
+    canonical order static, full_retrain, sliding_retrain, fine_tune, replay, distill, ewc;
+    only model/strategy pairs with recall@K or ndcg@K values are rows. Column groups are
+    datasets (the experiment name when several experiments share a dataset).
+
+    Args:
+      frame: long-format metrics (`tfrec_inc.reporting.io.COLUMNS`), one or more studies.
+      per_user: long per-user values (`tfrec_inc.reporting.io.PER_USER_COLUMNS`) or None.
+      k: the cut-off of recall, ndcg and retention.
+      reference: the strategy every other one is tested against.
+      baseline: the strategy whose update time is the unit of the time column.
+      alpha: significance level of the † marker.
+      method: the paired test, ``"wilcoxon"`` or ``"ttest"``.
+
+    Returns:
+      Numeric frame indexed by row label, columns ``(dataset, name, stat)`` with name in
+      ``recall@K, ndcg@K, retention@K, time vs <baseline>`` and stat in ``mean, std, p``
+      (``p`` is the paired-test p-value, NaN when untested). ``attrs`` holds what the
+      renderings print in their header (seeds, windows, alpha, ...). Empty when there is
+      no recall@K/ndcg@K at windows ≥ 1.
+
+    Example:
+      >>> table = summary(read_metrics("results/study"), read_per_user("results/study"))
+      ... # doctest: +SKIP
+      >>> table[("ml-100k", "recall@20", "mean")]  # doctest: +SKIP
+    """
+    frame = frame[frame["group"] == "all"]
+    if frame.empty:
+        return pd.DataFrame()
+    labels = _column_labels(frame)
+    frame = frame.assign(column=[labels[(e, d)] for e, d in zip(frame["experiment"], frame["dataset"],
+                                                                 strict=True)])
+    k_values = pd.to_numeric(frame["k"], errors="coerce")
+    quality = frame[frame["metric"].isin([*TESTED, "retention"]) & (k_values == k)
+                    & (frame["window"] >= 1)]
+    rows = quality.loc[quality["metric"].isin(TESTED), ["model", "strategy"]].drop_duplicates()
+    if rows.empty:
+        return pd.DataFrame()
+    quality = quality.merge(rows, on=["model", "strategy"])
+    models = list(dict.fromkeys(rows["model"]))
+    several = len(models) > 1
+    ordered = sorted(rows.itertuples(index=False, name=None),
+                     key=lambda ms: (models.index(ms[0]), _strategy_rank(ms[1]), ms[1]))
+    row_label = {(m, s): (f"{m} / {s}" if several else s) for m, s in ordered}
+
+    names = {"recall": f"recall@{k}", "ndcg": f"ndcg@{k}", "retention": f"retention@{k}"}
+    time_name = f"time vs {baseline}"
+    present = set(quality["column"])
+    columns = [c for c in dict.fromkeys(labels.values()) if c in present]
+    cells: dict[tuple[str, str, str], dict[str, float]] = {}
+
+    per_seed = quality.groupby(["column", "model", "strategy", "metric", "seed"])["value"].mean()
+    stats = per_seed.groupby(level=["column", "model", "strategy", "metric"]).agg(["mean", "std"])
+    for (column, model, strategy, metric), row in stats.iterrows():
+        cells.setdefault((column, names[metric], "mean"), {})[row_label[(model, strategy)]] = row["mean"]
+        cells.setdefault((column, names[metric], "std"), {})[row_label[(model, strategy)]] = row["std"]
+
+    ratios = _time_ratios(frame, quality, baseline).dropna()
+    if not ratios.empty:
+        time_stats = ratios.groupby(level=["column", "model", "strategy"]).agg(["mean", "std"])
+        for (column, model, strategy), row in time_stats.iterrows():
+            cells.setdefault((column, time_name, "mean"), {})[row_label[(model, strategy)]] = row["mean"]
+            cells.setdefault((column, time_name, "std"), {})[row_label[(model, strategy)]] = row["std"]
+
+    tested = per_user is not None and not per_user.empty
+    if tested:
+        for (column, model, strategy, metric), p in _p_values(per_user, labels, k, reference,
+                                                                method).items():
+            if (model, strategy) in row_label:
+                cells.setdefault((column, names[metric], "p"), {})[row_label[(model, strategy)]] = p
+
+    index = pd.Index([row_label[ms] for ms in ordered], name="model / strategy" if several else "strategy")
+    order = [(c, n, s) for c in columns for n in (*names.values(), time_name) for s in STATS]
+    table = pd.DataFrame({key: pd.Series(cells.get(key, {}), dtype=float) for key in order}, index=index)
+    table.columns = pd.MultiIndex.from_tuples(order, names=["dataset", "column", "stat"])
+
+    windows = quality.groupby("column")["window"].agg(["min", "max"])
+    table.attrs = {
+        "k": k,
+        "reference": reference,
+        "baseline": baseline,
+        "alpha": alpha,
+        "method": method,
+        "per_user": tested,
+        "has_reference": reference in set(rows["strategy"]),
+        "seeds": sorted(int(n) for n in quality.groupby("column")["seed"].nunique()),
+        "windows": {c: (int(windows.loc[c, "min"]), int(windows.loc[c, "max"])) for c in columns},
+        "metric_columns": list(names.values()),
+        "time_column": time_name,
+    }
+    return table
+
+
+def _header(table: pd.DataFrame) -> str:
+    a = table.attrs
+    spans = {f"{lo}–{hi}" if lo != hi else str(lo) for lo, hi in a["windows"].values()}
+    if len(spans) == 1:
+        windows = f"windows {spans.pop()}"
+    else:
+        windows = "windows 1…T−1 (" + ", ".join(
+            f"{c}: {lo}–{hi}" for c, (lo, hi) in a["windows"].items()) + ")"
+    seeds = _span(a["seeds"])
+    text = (
+        f"Mean ± std over {seeds} seed(s) of the per-seed mean over {windows}; window 0, the base "
+        "training shared by every strategy, is left out. "
+        f"retention@{a['k']} = recall@{a['k']} of the updated model on held-out samples of earlier "
+        f"windows' test slices. {a['time_column']} = update time summed over those windows, relative "
+        f"to {a['baseline']} in the same seed (0 = no update). "
+        "Best mean per column in bold (highest metric, lowest non-zero time). "
+    )
+    if not a["per_user"]:
+        text += "No per-user values: no significance test."
+    elif not a["has_reference"]:
+        text += f"No {a['reference']} rows: no significance test."
+    else:
+        text += (
+            f"{MARKER} = differs from {a['reference']} at p < {a['alpha']:g} (two-sided "
+            f"{METHOD_NAMES.get(a['method'], a['method'])} over matched (seed, window, user) pairs of "
+            "per-user values; not corrected for multiple comparisons)."
+        )
+    return text
+
+
+def _best(table: pd.DataFrame, column: str, name: str, decimals: int, lowest: bool) -> float | None:
+    # Compared as printed, so two cells that read the same are both bold or neither.
+    means = table[(column, name, "mean")].dropna().round(decimals)
+    if lowest:
+        means = means[means > 0]  # 0 = never updates: trivially cheapest, not a finding
+    if means.nunique() < 2:
+        return None  # nothing to tell apart
+    return means.min() if lowest else means.max()
+
+
+def _cells(table: pd.DataFrame, bold: tuple[str, str], pm: str, mark: str, dash: str) -> list[list[str]]:
+    a = table.attrs
+    columns = list(dict.fromkeys(table.columns.get_level_values("dataset")))
+    names = [*a["metric_columns"], a["time_column"]]
+    decimals = {n: (3 if n == a["time_column"] else 4) for n in names}
+    best = {(c, n): _best(table, c, n, decimals[n], n == a["time_column"]) for c in columns for n in names}
+    rows = []
+    for label, row in table.iterrows():
+        cells = [str(label)]
+        for c in columns:
+            for n in names:
+                mean, std, p = row[(c, n, "mean")], row[(c, n, "std")], row[(c, n, "p")]
+                if pd.isna(mean):
+                    cells.append(dash)
+                    continue
+                d = decimals[n]
+                text = f"{mean:.{d}f}" + ("" if pd.isna(std) else f" {pm} {std:.{d}f}")
+                if best[(c, n)] is not None and round(mean, d) == best[(c, n)]:
+                    text = f"{bold[0]}{text}{bold[1]}"
+                if not pd.isna(p) and p < a["alpha"]:
+                    text += mark
+                cells.append(text)
+        rows.append(cells)
+    return rows
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    columns = list(dict.fromkeys(table.columns.get_level_values("dataset")))
+    names = [*table.attrs["metric_columns"], table.attrs["time_column"]]
+    header = [table.index.name] + [f"{c} · {n}" for c in columns for n in names]
+    lines = [
+        _header(table),
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    lines += ["| " + " | ".join(r) + " |" for r in _cells(table, ("**", "**"), "±", MARKER, "–")]
+    return "\n".join(lines) + "\n"
+
+
+def _escape(text: str) -> str:
+    return text.replace("_", r"\_").replace("&", r"\&").replace("%", r"\%").replace("#", r"\#")
+
+
+def _latex(table: pd.DataFrame) -> str:
+    columns = list(dict.fromkeys(table.columns.get_level_values("dataset")))
+    names = [*table.attrs["metric_columns"], table.attrs["time_column"]]
+    width = len(names)
+    groups = " & ".join(rf"\multicolumn{{{width}}}{{c}}{{{_escape(c)}}}" for c in columns)
+    rules = " ".join(
+        rf"\cmidrule(lr){{{2 + i * width}-{1 + (i + 1) * width}}}" for i in range(len(columns))
+    )
+    lines = ["% " + line for line in textwrap.wrap(_header(table), 100)]
+    lines += [
+        r"\begin{tabular}{l" + ("r" * width) * len(columns) + "}",
+        r"\toprule",
+        " & " + groups + r" \\",
+        rules,
+        " & ".join([_escape(str(table.index.name))] + [_escape(n) for _ in columns for n in names]) + r" \\",
+        r"\midrule",
+    ]
+    for r in _cells(table, (r"\textbf{", "}"), r"$\pm$", r"$^{\dagger}$", "--"):
+        lines.append(" & ".join([_escape(r[0])] + r[1:]) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", ""]
+    return "\n".join(lines)
+
+
+def markdown(
+    frame: pd.DataFrame,
+    per_user: pd.DataFrame | None = None,
+    k: int = 20,
+    reference: str = "fine_tune",
+    baseline: str = "full_retrain",
+    alpha: float = 0.05,
+    method: str = "wilcoxon",
+) -> str:
+    """The `summary` as a Markdown table with an explanatory header line.
+
+    Args:
+      frame, per_user, k, reference, baseline, alpha, method: as for `summary`.
+
+    Returns:
+      Markdown text ("" when the summary is empty): best mean per column in bold, † on
+      recall/ndcg cells that differ significantly from ``reference``.
+
+    Example:
+      >>> print(markdown(metrics, per_user, k=20))  # doctest: +SKIP
+    """
+    table = summary(frame, per_user, k, reference, baseline, alpha, method)
+    return "" if table.empty else _markdown(table)
+
+
+def latex(
+    frame: pd.DataFrame,
+    per_user: pd.DataFrame | None = None,
+    k: int = 20,
+    reference: str = "fine_tune",
+    baseline: str = "full_retrain",
+    alpha: float = 0.05,
+    method: str = "wilcoxon",
+) -> str:
+    """The `summary` as a LaTeX ``booktabs`` tabular, one ``\\multicolumn`` group per dataset.
+
+    Args:
+      frame, per_user, k, reference, baseline, alpha, method: as for `summary`.
+
+    Returns:
+      LaTeX text ("" when the summary is empty); the explanation is in leading ``%``
+      comment lines, ready to be turned into a caption.
+
+    Example:
+      >>> print(latex(metrics, per_user, k=20))  # doctest: +SKIP
+    """
+    table = summary(frame, per_user, k, reference, baseline, alpha, method)
+    return "" if table.empty else _latex(table)
+
+
+def write(
+    frame: pd.DataFrame,
+    per_user: pd.DataFrame | None,
+    out_dir: str | Path,
+    k: int = 20,
+    reference: str = "fine_tune",
+    baseline: str = "full_retrain",
+    alpha: float = 0.05,
+) -> bool:
+    """Writes ``table_incremental.md`` and ``table_incremental.tex`` for an incremental study.
+
+    Args:
+      frame: long-format metrics of one or more studies.
+      per_user: per-user values for the significance marks, or None.
+      out_dir: the folder to write into (must exist).
+      k, reference, baseline, alpha: as for `summary`.
+
+    Returns:
+      True when written; False (nothing written) unless the frame has at least two
+      strategies including ``baseline`` and recall@K/ndcg@K values at windows ≥ 1.
+
+    Example:
+      >>> write(read_metrics(d), read_per_user(d), d)  # doctest: +SKIP
+      True
+    """
+    strategies = set(frame["strategy"])
+    if len(strategies) < 2 or baseline not in strategies:
+        return False
+    table = summary(frame, per_user, k, reference, baseline, alpha)
+    if table.empty:
+        return False
+    out_dir = Path(out_dir)
+    atomic_write_text(out_dir / MD_FILE, _markdown(table))
+    atomic_write_text(out_dir / TEX_FILE, _latex(table))
+    return True
