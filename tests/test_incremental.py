@@ -174,3 +174,23 @@ def test_killed_run_resumes_to_identical_metrics(tmp_path):
     pd.testing.assert_frame_equal(got, ref)
     pd.testing.assert_frame_equal(got_timed.reset_index(drop=True), ref_timed.reset_index(drop=True))
     assert not (tmp_path / "cut.partial").exists()
+
+
+def test_content_init_puts_new_item_rows_at_their_projected_text(small):
+    from tfrec_inc.models.vocab import content_rows
+
+    data, windows, catalog = small
+    vectors = np.random.default_rng(0).normal(size=(len(catalog.items), 12)).astype("float32")
+    vectors[0] = 0
+    cfg = ModelConfig(item_text=True, item_features=False)
+    old = build(cfg, catalog, windows[0].train, text_vectors=vectors)
+    nxt = strategies.new_data(windows, 1)
+    new = build(cfg, catalog, nxt, text_vectors=vectors,
+                vocabs=(grown(old.user_vocab, nxt["user_id"]), grown(old.item_vocab, nxt["item_id"])))
+    warm_start(old, new, content_rows(old, new, catalog, vectors))
+    n_old = len(old.item_vocab)
+    rows = new.item_tower.embedding.embeddings.numpy()
+    added = new.item_vocab.ids[n_old - 1:]
+    projected = old.item_tower.dense_projections["text"](vectors[catalog.items.lookup(added)]).numpy()
+    np.testing.assert_allclose(rows[n_old:], projected, rtol=1e-6)
+    np.testing.assert_array_equal(rows[:n_old], old.item_tower.embedding.embeddings.numpy())

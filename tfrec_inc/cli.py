@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--out", required=True, metavar="DIR", help="folder to write")
     exp.add_argument("--max-length", type=int, default=256, help="token limit (default 256)")
 
-    for name, what in (("table", "table.md and table.tex"), ("plot", "plots/")):
+    for name, what in (("table", "table.md/.tex (and table_incremental.md/.tex)"), ("plot", "plots/")):
         p = sub.add_parser(name, help=f"rebuild {what} from metrics.csv",
                            description=f"Rebuild {what} from the metrics.csv of results folders.")
         p.add_argument("results", nargs="+", metavar="RESULTS_DIR")
@@ -77,9 +77,10 @@ def _rebuild(args: argparse.Namespace) -> Path:
     out = Path(args.output) if args.output else dirs[0]
     out.mkdir(parents=True, exist_ok=True)
     if args.command == "table":
-        tables.write_tables(frame, out, args.metrics or _table_metrics(dirs[0]))
+        # Read before writing anything, so a bad per-user file leaves no half-updated folder.
         # Folders without per_user.csv.gz still get the table, without significance marks for them.
         per_user = [p for p in (io.read_per_user(d) for d in dirs) if p is not None]
+        tables.write_tables(frame, out, args.metrics or _table_metrics(dirs[0]))
         incremental.write(frame, pd.concat(per_user, ignore_index=True) if per_user else None, out)
         return out / "table.md"
     plots.write_plots(frame, out / "plots")

@@ -185,7 +185,7 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
     from tfrec_inc.incremental import strategies, trainer
     from tfrec_inc.models.factory import build as build_model
     from tfrec_inc.models.factory import uses_text
-    from tfrec_inc.models.vocab import grown, warm_start
+    from tfrec_inc.models.vocab import content_rows, grown, warm_start
     from tfrec_inc.reporting import incremental as incremental_report
     from tfrec_inc.reporting import plots, tables
 
@@ -250,8 +250,10 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
                               grown(previous.item_vocab, update.data["item_id"].unique()))
                     model = build_model(model_cfg, catalog, update.data, text_vectors, cfg.encoder,
                                         vocabs)
-                    warm_start(previous, model, _content_rows(cfg, previous, model, catalog,
-                                                              text_vectors))
+                    init = None
+                    if cfg.incremental.new_row_init == "content":
+                        init = content_rows(previous, model, catalog, text_vectors)
+                    warm_start(previous, model, init)
                 else:
                     model = build_model(model_cfg, catalog, update.data, text_vectors, cfg.encoder)
                 penalty = strategy.penalty(previous, model)
@@ -326,16 +328,3 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
     _publish(tmp, out)
     return out
 
-
-def _content_rows(cfg: ExperimentConfig, previous, model, catalog, text_vectors):
-    """Content initialisation of new item rows: text vector through the current projection."""
-    if cfg.incremental.new_row_init != "content" or text_vectors is None:
-        return None
-    projection = previous.item_tower.dense_projections.get("text")
-    if projection is None or previous.item_tower.embedding is None:
-        return None
-    new_ids = model.item_vocab.ids[len(previous.item_vocab.ids):]
-    if not new_ids:
-        return None
-    vectors = text_vectors[catalog.items.lookup(new_ids)]
-    return {"item_tower/id_embedding": projection(vectors).numpy()}

@@ -83,9 +83,12 @@ def ensure_built(model) -> None:
 
 
 def _scope_free(name: str) -> str:
-    """A weight name without its top model scope and Keras' ``_N`` uniquifying suffixes."""
-    parts = name.split("/")[1:] or [name]
-    return "/".join(re.sub(r"_\d+$", "", p) for p in parts)
+    """``layer/variable`` of a weight name, without Keras' ``_N`` uniquifying suffixes.
+
+    Outer scopes are dropped: a layer shared by two towers is named after whichever
+    called it first.
+    """
+    return "/".join(re.sub(r"_\d+$", "", p) for p in name.split(":")[0].split("/")[-2:])
 
 
 def warm_start(old, new, new_rows: dict[str, np.ndarray] | None = None) -> None:
@@ -133,3 +136,26 @@ def warm_start(old, new, new_rows: dict[str, np.ndarray] | None = None) -> None:
             if part in n.name:
                 value[o.shape[0] :] = rows
         n.assign(value)
+
+
+def content_rows(previous, new, catalog, text_vectors: np.ndarray | None) -> dict[str, np.ndarray] | None:
+    """Initial id rows for items new in ``new``: their text vector through the current projection.
+
+    Args:
+      previous: the trained model (its item tower has an id table and a text projection).
+      new: the model with the grown item vocabulary.
+      catalog: the dataset's `Catalog`.
+      text_vectors: float32 [len(catalog.items), d] item text vectors.
+
+    Returns:
+      ``{"item_tower/id_embedding": rows}`` for `warm_start`, or None when the model has
+      no item id table or no text projection (new rows then stay random).
+    """
+    tower = previous.item_tower
+    projection = tower.dense_projections.get("text")
+    if text_vectors is None or projection is None or tower.embedding is None:
+        return None
+    new_ids = new.item_vocab.ids[len(previous.item_vocab.ids):]
+    if not new_ids:
+        return None
+    return {"item_tower/id_embedding": projection(text_vectors[catalog.items.lookup(new_ids)]).numpy()}
