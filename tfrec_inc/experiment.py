@@ -199,6 +199,9 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
         first_items = catalog.items.lookup(windows[0].train["item_id"].unique())
         text_vectors, text_info = item_text_vectors(
             catalog.item_text, cfg.encoder, fit_rows=first_items, progress=not quiet)
+        if not quiet:
+            tqdm.write(f"item text vectors: {text_info['hits']} cached, {text_info['misses']} encoded "
+                       f"({text_info['encoder']})")
     row_history = None
     max_history = max((m.history_length for m in cfg.models if m.user_history != "none"), default=0)
     if max_history:
