@@ -76,3 +76,17 @@ def test_trainable_encoder_is_fine_tuned_inside_the_item_tower(toy):
     model.fit(make_dataset(catalog.encode(inter), 4), epochs=1, verbose=0)
     changed = sum(not np.array_equal(b, w.numpy()) for b, w in zip(before, encoder_weights, strict=True))
     assert changed > len(before) // 2
+
+
+def test_id_dropout_drops_ids_only_in_training(toy):
+    from tfrec_inc.models.towers import Tower
+
+    tower = Tower("item", 4, rows=np.arange(1, 2001), num_rows=2001, id_dropout=0.3)
+    index = tf.constant(np.arange(2000))
+    served = tower({"item": index}).numpy()
+    assert np.all(np.any(served != 0, axis=1))  # inference: every known id is used
+    trained = tower({"item": index}, training=True).numpy()
+    dropped = np.mean(np.all(trained == 0, axis=1))
+    assert 0.25 < dropped < 0.35
+    kept = np.any(trained != 0, axis=1)
+    np.testing.assert_array_equal(trained[kept], served[kept])

@@ -35,7 +35,7 @@ DATASETS = (
     "amazon-office",
     "amazon-scientific",
 )
-MODEL_TYPES = ("retrieval", "ranking")
+MODEL_TYPES = ("retrieval", "ranking", "popularity")
 OPTIMIZERS = ("adagrad", "adam", "sgd")
 HISTORY_POOLING = ("none", "mean", "attention")
 WINDOW_MODES = ("count", "time", "boundaries", "random")
@@ -120,7 +120,9 @@ class ModelConfig:
 
     Attributes:
       name: label used in tables and plots; defaults to ``type``.
-      type: ``retrieval`` (two-tower, in-batch softmax) or ``ranking`` (rating MSE).
+      type: ``retrieval`` (two-tower, in-batch softmax), ``ranking`` (rating MSE) or
+        ``popularity`` (the most-popular baseline: items by count in the window's train
+        slice; no training, the other fields are ignored).
       embedding_dim: size of id embeddings and of the tower outputs.
       layers: hidden sizes of the MLP on top of each tower (empty: no MLP).
       user_id: give the user tower a user id embedding.
@@ -132,8 +134,14 @@ class ModelConfig:
       item_features: feed item genres/categories to the item tower.
       item_text: feed the item's text vector (from ``encoder``) to the item tower,
         through a trainable projection shared with the history pooling.
+      user_id_dropout: DropoutNet-style probability, per training example, of zeroing
+        the user id embedding so the content parts (features, history) learn to serve
+        cold users alone.
+      item_id_dropout: the same for the item id embedding (cold items served by text).
       temperature: softmax temperature of the retrieval task.
       remove_accidental_hits: mask in-batch negatives that are the positive item.
+      logq_correction: correct in-batch softmax logits by each candidate's training
+        frequency (TFRS ``candidate_sampling_probability``; popularity-bias correction).
       optimizer: ``adagrad``, ``adam`` or ``sgd``.
       learning_rate: optimizer learning rate.
       batch_size: training batch size.
@@ -153,8 +161,11 @@ class ModelConfig:
     item_id: bool = True
     item_features: bool = True
     item_text: bool = False
+    user_id_dropout: float = 0.0
+    item_id_dropout: float = 0.0
     temperature: float = 1.0
     remove_accidental_hits: bool = False
+    logq_correction: bool = False
     optimizer: str = "adagrad"
     learning_rate: float = 0.1
     batch_size: int = 4096
@@ -461,6 +472,9 @@ def _check_values(cfg: ExperimentConfig) -> None:
             raise ConfigError(f"{where}: the item tower needs item_id, item_text or item_features")
         if not (m.user_id or m.user_features or m.user_history != "none"):
             raise ConfigError(f"{where}: the user tower needs user_id, user_features or user_history")
+        for name in ("user_id_dropout", "item_id_dropout"):
+            if not 0 <= getattr(m, name) < 1:
+                raise ConfigError(f"{where}.{name}: must be in [0, 1), got {getattr(m, name)}")
         if m.patience < 0:
             raise ConfigError(f"{where}.patience: must be >= 0, got {m.patience}")
         labels.append(m.name or m.type)

@@ -243,7 +243,10 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
             step: list[dict] = []
             step_users: list[dict] = []
             update = strategy.update(windows, t)
-            if update is not None:
+            if update is not None and model_cfg.type == "popularity":
+                # Nothing to train: "most popular in the last window" is a count.
+                model = build_model(model_cfg, catalog, window.train)
+            elif update is not None:
                 # One seed per (run seed, window): a resumed step draws the same numbers.
                 step_seed = seed * 1000 + t
                 tf.keras.utils.set_random_seed(step_seed)
@@ -278,12 +281,12 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
                                       ("train_examples", fitted.examples),
                                       ("epochs", fitted.epochs)):
                     step.append({"group": "all", "metric": metric, "k": None, "value": float(value)})
-            if model_cfg.type == "retrieval":
+            if model_cfg.type in ("retrieval", "popularity"):
                 step += protocol.evaluate_retrieval(model, catalog, window, cfg.evaluation,
                                                     per_user=step_users)
                 step += protocol.evaluate_retention(model, catalog, windows[:t], cfg.evaluation,
                                                     cfg.incremental.retention_users)
-                if cfg.evaluation.tfrs_topk:
+                if cfg.evaluation.tfrs_topk and model_cfg.type == "retrieval":
                     step += protocol.evaluate_tfrs_topk(model, catalog, window, row_history)
             else:
                 step += protocol.evaluate_ranking(model, catalog, window, cfg.evaluation,

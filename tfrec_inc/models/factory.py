@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from tfrec_inc.config import EncoderConfig, ModelConfig
 from tfrec_inc.data.catalog import Catalog
+from tfrec_inc.models.popularity import PopularityModel
 from tfrec_inc.models.ranking import RankingModel
 from tfrec_inc.models.retrieval import RetrievalModel
 from tfrec_inc.models.towers import EncodedText, HistoryPooling, item_tower, user_tower
@@ -47,11 +48,14 @@ def build(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame,
         previous model's vocabularies grown with a new window (see `vocab.warm_start`).
 
     Returns:
-      A compiled `RetrievalModel` or `RankingModel`.
+      A compiled `RetrievalModel` or `RankingModel`, or a `PopularityModel` counting
+      ``train``.
 
     Example:
       >>> model = build(ModelConfig(), catalog, window.train)
     """
+    if cfg.type == "popularity":
+        return PopularityModel(catalog, train)
     if vocabs is None:
         vocabs = (Vocabulary(train["user_id"].unique()), Vocabulary(train["item_id"].unique()))
     users, items = vocabs
@@ -67,7 +71,8 @@ def build(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame,
         history = HistoryPooling(text_vectors, projection, cfg.user_history, name="history_pooling")
     u = user_tower(catalog, users, cfg.embedding_dim, cfg.layers, use_id=cfg.user_id,
                    use_features=cfg.user_features, history=history,
-                   history_length=cfg.history_length if history is not None else 0)
+                   history_length=cfg.history_length if history is not None else 0,
+                   id_dropout=cfg.user_id_dropout)
     text_part, frozen = None, None
     if cfg.item_text:
         if encoder is not None and encoder.trainable:
@@ -79,9 +84,13 @@ def build(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame,
             frozen = text_vectors
     i = item_tower(catalog, items, cfg.embedding_dim, cfg.layers, use_id=cfg.item_id,
                    use_features=cfg.item_features, text_vectors=frozen,
-                   text_projection=projection, text=text_part)
+                   text_projection=projection, text=text_part, id_dropout=cfg.item_id_dropout)
     if cfg.type == "retrieval":
-        model = RetrievalModel(u, i, cfg.temperature, cfg.remove_accidental_hits)
+        probability = None
+        if cfg.logq_correction:
+            counts = np.bincount(catalog.items.lookup(train["item_id"]), minlength=len(catalog.items))
+            probability = np.maximum(counts, 1) / max(len(train), 1)
+        model = RetrievalModel(u, i, cfg.temperature, cfg.remove_accidental_hits, probability)
     else:
         model = RankingModel(u, i)
     model.user_vocab, model.item_vocab = users, items

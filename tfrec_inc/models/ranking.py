@@ -41,12 +41,13 @@ class RankingModel(tfrs.Model):
         """Items of user history the user tower reads (0: none)."""
         return self.user_tower.history_length
 
-    def call(self, features: dict[str, tf.Tensor]) -> tf.Tensor:
-        both = tf.concat([self.user_tower(features), self.item_tower(features)], axis=-1)
+    def call(self, features: dict[str, tf.Tensor], training: bool | None = None) -> tf.Tensor:
+        both = tf.concat([self.user_tower(features, training=training),
+                          self.item_tower(features, training=training)], axis=-1)
         return tf.squeeze(self.head(both), axis=-1)
 
     def compute_loss(self, features: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
-        predictions = self(features)
+        predictions = self(features, training=training)
         loss = self.task(labels=features["rating"], predictions=predictions)
         for penalty in self.penalties:
             loss += penalty(features, {"predictions": predictions})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
@@ -17,6 +18,10 @@ class RetrievalModel(tfrs.Model):
       item_tower: catalog item index -> vector.
       temperature: softmax temperature of the task.
       remove_accidental_hits: mask in-batch negatives equal to the positive item.
+      item_probability: float [n_catalog] probability of each item appearing as an
+        in-batch candidate (its training frequency); when given, TFRS's logQ correction
+        subtracts log p from each candidate's logit, so popular items are not penalised
+        for being sampled as negatives more often.
 
     Example:
       >>> model = RetrievalModel(user_tower, item_tower)
@@ -30,8 +35,12 @@ class RetrievalModel(tfrs.Model):
         item_tower: tf.keras.Model,
         temperature: float = 1.0,
         remove_accidental_hits: bool = False,
+        item_probability: np.ndarray | None = None,
     ) -> None:
         super().__init__()
+        self.item_probability = None
+        if item_probability is not None:
+            self.item_probability = tf.constant(item_probability, dtype=tf.float32)
         self.user_tower = user_tower
         self.item_tower = item_tower
         self.remove_accidental_hits = remove_accidental_hits
@@ -49,11 +58,15 @@ class RetrievalModel(tfrs.Model):
         return self.user_tower.history_length
 
     def compute_loss(self, features: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
-        users = self.user_tower(features)
-        items = self.item_tower(features)
+        users = self.user_tower(features, training=training)
+        items = self.item_tower(features, training=training)
+        probability = None
+        if self.item_probability is not None:
+            probability = tf.gather(self.item_probability, tf.cast(features["item"], tf.int64))
         loss = self.task(
             users,
             items,
+            candidate_sampling_probability=probability,
             candidate_ids=features["item"] if self.remove_accidental_hits else None,
             compute_metrics=not training,
         )

@@ -105,6 +105,9 @@ class Tower(tf.keras.Model):
       text: an `EncodedText` part (trainable encoder), or None.
       history: a `HistoryPooling` over ``features["history"]``, or None.
       history_length: items of history the input pipeline must provide.
+      id_dropout: DropoutNet-style training: the probability, per training example, that
+        the id embedding is zeroed, so the content parts learn to stand alone (as they
+        must for ids never trained on, whose id part is always zero).
       layers: hidden sizes of the MLP.
 
     Example:
@@ -125,6 +128,7 @@ class Tower(tf.keras.Model):
         history: HistoryPooling | None = None,
         history_length: int = 0,
         layers: Sequence[int] = (),
+        id_dropout: float = 0.0,
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
@@ -148,6 +152,7 @@ class Tower(tf.keras.Model):
         self.text = text
         self.history = history
         self.history_length = history_length if history is not None else 0
+        self.id_dropout = id_dropout
         n_parts = ((self.embedding is not None) + len(self.categorical_tables)
                    + len(self.dense_tables) + (text is not None) + (history is not None))
         if n_parts == 0:
@@ -160,15 +165,17 @@ class Tower(tf.keras.Model):
                 name="mlp",
             )
 
-    def call(self, features: dict[str, tf.Tensor]) -> tf.Tensor:
+    def call(self, features: dict[str, tf.Tensor], training: bool | None = None) -> tf.Tensor:
         index = tf.cast(features[self.key], tf.int64)
         parts = []
         if self.embedding is not None:
             rows = tf.gather(self.rows, index)
             # Row 0 (ids never trained) contributes nothing: an untrained random vector
             # would only add noise to the content parts of a cold user or item.
-            known = tf.cast(rows > 0, tf.float32)[:, None]
-            parts.append(self.embedding(rows) * known)
+            keep = tf.cast(rows > 0, tf.float32)
+            if training and self.id_dropout > 0:
+                keep *= tf.cast(tf.random.uniform(tf.shape(keep)) >= self.id_dropout, tf.float32)
+            parts.append(self.embedding(rows) * keep[:, None])
         for feat, table in self.categorical_tables.items():
             parts.append(self.categorical_embeddings[feat](tf.gather(table, index)))
         for feat, table in self.dense_tables.items():
@@ -184,7 +191,8 @@ class Tower(tf.keras.Model):
 
 def user_tower(catalog: Catalog, trained: Vocabulary, embedding_dim: int, layers: Sequence[int],
                use_id: bool = True, use_features: bool = True,
-               history: HistoryPooling | None = None, history_length: int = 0) -> Tower:
+               history: HistoryPooling | None = None, history_length: int = 0,
+               id_dropout: float = 0.0) -> Tower:
     """The user tower: id, the dataset's categorical user features, pooled history."""
     categorical = {}
     if use_features:
@@ -192,14 +200,15 @@ def user_tower(catalog: Catalog, trained: Vocabulary, embedding_dim: int, layers
                        for name, codes in catalog.user_features.items()}
     rows = id_rows(catalog.users, trained) if use_id else None
     return Tower("user", embedding_dim, rows=rows, num_rows=len(trained), categorical=categorical,
-                 history=history, history_length=history_length, layers=layers, name="user_tower")
+                 history=history, history_length=history_length, layers=layers,
+                 id_dropout=id_dropout, name="user_tower")
 
 
 def item_tower(catalog: Catalog, trained: Vocabulary, embedding_dim: int, layers: Sequence[int],
                use_id: bool = True, use_features: bool = True,
                text_vectors: np.ndarray | None = None,
                text_projection: tf.keras.layers.Layer | None = None,
-               text: EncodedText | None = None) -> Tower:
+               text: EncodedText | None = None, id_dropout: float = 0.0) -> Tower:
     """The item tower: id, genres/categories, and frozen or fine-tuned text."""
     dense = {}
     if use_features and catalog.item_genres.shape[1]:
@@ -208,4 +217,4 @@ def item_tower(catalog: Catalog, trained: Vocabulary, embedding_dim: int, layers
         dense["text"] = (text_vectors, text_projection)
     rows = id_rows(catalog.items, trained) if use_id else None
     return Tower("item", embedding_dim, rows=rows, num_rows=len(trained), dense=dense, text=text,
-                 layers=layers, name="item_tower")
+                 layers=layers, id_dropout=id_dropout, name="item_tower")

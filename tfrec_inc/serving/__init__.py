@@ -1,0 +1,1 @@
+"""Serving: real-time recommendations (and, later, exported models with indexes)."""
