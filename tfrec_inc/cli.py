@@ -68,23 +68,23 @@ def _table_metrics(results_dir: Path) -> list[str]:
 def _rebuild(args: argparse.Namespace) -> Path:
     import pandas as pd
 
-    from tfrec_inc.reporting import incremental, io, plots, tables
+    from tfrec_inc.reporting import io
+    from tfrec_inc.reporting.reports import write_reports
 
     dirs = [Path(d) for d in args.results]
     frame = pd.concat([io.read_metrics(d) for d in dirs], ignore_index=True)
     if args.output is None and len(dirs) > 1:
         raise TfrecIncError("give --output DIR when combining several results folders")
     out = Path(args.output) if args.output else dirs[0]
+    # Read before writing anything, so a bad per-user file leaves no half-updated folder.
+    # Folders without per_user.csv.gz still get the tables, without significance marks for them.
+    per_user = [p for p in (io.read_per_user(d) for d in dirs) if p is not None]
+    per_user = pd.concat(per_user, ignore_index=True) if per_user else None
     out.mkdir(parents=True, exist_ok=True)
-    if args.command == "table":
-        # Read before writing anything, so a bad per-user file leaves no half-updated folder.
-        # Folders without per_user.csv.gz still get the table, without significance marks for them.
-        per_user = [p for p in (io.read_per_user(d) for d in dirs) if p is not None]
-        tables.write_tables(frame, out, args.metrics or _table_metrics(dirs[0]))
-        incremental.write(frame, pd.concat(per_user, ignore_index=True) if per_user else None, out)
-        return out / "table.md"
-    plots.write_plots(frame, out / "plots")
-    return out / "plots"
+    table = args.command == "table"
+    columns = (args.metrics or _table_metrics(dirs[0])) if table else ()
+    write_reports(frame, per_user, out, columns, write_tables=table, write_plots=not table)
+    return out / "table.md" if table else out / "plots"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

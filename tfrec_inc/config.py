@@ -41,8 +41,10 @@ HISTORY_POOLING = ("none", "mean", "attention")
 WINDOW_MODES = ("count", "time", "boundaries", "random")
 GROUPS = ("all", "warm_users", "cold_users", "cold_items")
 # Only strategies that exist in `tfrec_inc.incremental.strategies` are accepted.
-STRATEGIES = ("static", "full_retrain", "sliding_retrain", "fine_tune", "replay", "distill", "ewc")
+STRATEGIES = ("static", "full_retrain", "sliding_retrain", "fine_tune", "replay", "distill", "ewc",
+              "fusion_score", "fusion_weights")
 ROW_INITS = ("random", "content")
+TRANSFER_MODES = ("scratch", "zero_shot", "fine_tune", "freeze_text", "fusion_score", "fusion_weights")
 EWC_MODES = ("fisher", "l2")
 
 
@@ -55,11 +57,14 @@ class DataConfig:
       data_dir: folder holding the dataset files (or a parent of the dataset folder);
         falls back to ``$TFREC_INC_DATA`` then ``~/.cache/tfrec_inc/data``.
       options: keyword arguments for the loader (e.g. synthetic sizes).
+      domain: keep only this domain of a multi-domain dataset (the ``domain`` column,
+        e.g. ``A`` or ``B`` of ``synthetic`` with ``options: {domains: 2}``).
     """
 
     dataset: str = "synthetic"
     data_dir: str | None = None
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    domain: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -229,6 +234,9 @@ class IncrementalConfig:
         (``content``).
       retention_users: users sampled (fixed sample) from each earlier window's test
         slice to measure forgetting (``retention@K``).
+      fusion_score_weight: ``fusion_score``: weight of the previous model in the score
+        ensemble; null tunes it on the validation slice.
+      fusion_alpha: ``fusion_weights``: weight of the previous model's parameters.
     """
 
     sliding_windows: int = 2
@@ -241,6 +249,30 @@ class IncrementalConfig:
     ewc_batches: int = 20
     new_row_init: str = "random"
     retention_users: int = 200
+    fusion_score_weight: float | None = None
+    fusion_alpha: float = 0.5
+
+
+@dataclasses.dataclass(frozen=True)
+class TransferConfig:
+    """Cross-domain transfer: pretrain on ``source``, then learn the target (``data``).
+
+    Attributes:
+      source: the source dataset; null means no transfer study.
+      fractions: shares of the target's training interactions (the most recent ones)
+        the target models are trained on: the points of the learning curves.
+      modes: ``scratch`` (target only), ``zero_shot`` (the source model through its
+        text and history paths, no target training), ``fine_tune`` (initialised from
+        the source), ``freeze_text`` (initialised from the source with its text
+        projection frozen: only ids and the MLP train), ``fusion_score`` (score
+        ensemble of zero_shot and scratch, weight tuned on validation) and
+        ``fusion_weights`` (parameter average of zero_shot and fine_tune).
+    """
+
+    source: DataConfig | None = None
+    fractions: list[float] = dataclasses.field(default_factory=lambda: [0.05, 0.1, 0.25, 0.5, 1.0])
+    modes: list[str] = dataclasses.field(
+        default_factory=lambda: ["scratch", "zero_shot", "fine_tune", "freeze_text"])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -255,6 +287,8 @@ class ExperimentConfig:
       models: the models to compare (at least one).
       strategies: incremental strategies (names from `STRATEGIES`).
       incremental: `IncrementalConfig` (strategy settings).
+      transfer: `TransferConfig`; with a ``source`` the run is a transfer study
+        (``strategies`` are then not used; the transfer ``modes`` take their place).
       encoder: `EncoderConfig` (used by models with ``item_text`` or ``user_history``).
       evaluation: `EvaluationConfig`.
       report: `ReportConfig`.
@@ -267,6 +301,7 @@ class ExperimentConfig:
     models: list[ModelConfig] = dataclasses.field(default_factory=lambda: [ModelConfig()])
     strategies: list[str] = dataclasses.field(default_factory=lambda: ["full_retrain"])
     incremental: IncrementalConfig = dataclasses.field(default_factory=IncrementalConfig)
+    transfer: TransferConfig = dataclasses.field(default_factory=TransferConfig)
     encoder: EncoderConfig = dataclasses.field(default_factory=EncoderConfig)
     evaluation: EvaluationConfig = dataclasses.field(default_factory=EvaluationConfig)
     report: ReportConfig = dataclasses.field(default_factory=ReportConfig)
@@ -442,6 +477,22 @@ def _check_values(cfg: ExperimentConfig) -> None:
     if not cfg.seeds:
         raise ConfigError("seeds: give at least one seed")
     _choice(cfg.data.dataset, DATASETS, "data.dataset")
+    tr = cfg.transfer
+    if tr.source is not None:
+        _choice(tr.source.dataset, DATASETS, "transfer.source.dataset")
+        if not tr.fractions or any(not 0 < f <= 1 for f in tr.fractions):
+            raise ConfigError("transfer.fractions: give shares in (0, 1]")
+        for i, mode in enumerate(tr.modes):
+            _choice(mode, TRANSFER_MODES, f"transfer.modes[{i}]")
+        if cfg.encoder.pca_dim is not None:
+            raise ConfigError("encoder.pca_dim: not with transfer (source and target PCA would differ)")
+        for i, m in enumerate(cfg.models):
+            if m.type == "retrieval" and (m.user_features or m.item_features):
+                raise ConfigError(
+                    f"models[{i}]: transfer models cannot use dataset-specific user_features or "
+                    "item_features (set both false); text and history carry across domains")
+            if m.type == "ranking":
+                raise ConfigError(f"models[{i}]: transfer studies compare retrieval models")
     w = cfg.windows
     _choice(w.mode, WINDOW_MODES, "windows.mode")
     positive(w.num_windows, "windows.num_windows")
@@ -497,6 +548,10 @@ def _check_values(cfg: ExperimentConfig) -> None:
         if getattr(inc, name) < 0:
             raise ConfigError(f"incremental.{name}: must be >= 0, got {getattr(inc, name)}")
     _choice(inc.ewc_mode, EWC_MODES, "incremental.ewc_mode")
+    for name in ("fusion_alpha", "fusion_score_weight"):
+        value = getattr(inc, name)
+        if value is not None and not 0 <= value <= 1:
+            raise ConfigError(f"incremental.{name}: must be in [0, 1], got {value}")
     _choice(inc.new_row_init, ROW_INITS, "incremental.new_row_init")
     enc = cfg.encoder
     positive(enc.batch_size, "encoder.batch_size")

@@ -168,6 +168,7 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
     started = time.time()
     out = Path(output) if output is not None else Path("results") / cfg.experiment
     data = data_lib.load(cfg.data.dataset, cfg.data.data_dir, **cfg.data.options)
+    data = data_lib.select_domain(data, cfg.data.domain)
     windows = split(data.interactions, cfg.windows)
     catalog = Catalog.from_interactions(data)
     for m in cfg.models:
@@ -186,8 +187,7 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
     from tfrec_inc.models.factory import build as build_model
     from tfrec_inc.models.factory import uses_text
     from tfrec_inc.models.vocab import content_rows, grown, warm_start
-    from tfrec_inc.reporting import incremental as incremental_report
-    from tfrec_inc.reporting import plots, tables
+    from tfrec_inc.reporting.reports import write_reports
 
     # Same seed, same data -> same numbers, which is what makes --resume exact.
     tf.config.experimental.enable_op_determinism()
@@ -211,94 +211,114 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
                                      inter["timestamp"].to_numpy(), max_history)
 
     tmp = _open_staging(out, cfg, resume)
-    ckpt = _Checkpoints(tmp)
-    records: list[dict] = []
-    per_user_rows: list[dict] = []
-    jobs = [(m, s, seed) for m in cfg.models for s in cfg.strategies for seed in cfg.seeds]
-    bar = tqdm(total=len(jobs) * len(windows), desc=cfg.experiment, unit="window", disable=quiet)
-    for model_cfg, strategy_name, seed in jobs:
-        label = config_lib.model_label(model_cfg)
-        strategy = strategies.get(strategy_name, cfg.incremental, seed)
+    def incremental_loop() -> tuple[list[dict], list[dict]]:
+        """Every (model, strategy, seed) over every window, checkpointed."""
+        ckpt = _Checkpoints(tmp)
+        records: list[dict] = []
+        per_user_rows: list[dict] = []
+        jobs = [(m, s, seed) for m in cfg.models for s in cfg.strategies for seed in cfg.seeds]
+        bar = tqdm(total=len(jobs) * len(windows), desc=cfg.experiment, unit="window", disable=quiet)
+        for model_cfg, strategy_name, seed in jobs:
+            label = config_lib.model_label(model_cfg)
+            strategy = strategies.get(strategy_name, cfg.incremental, seed)
 
-        def rebuild(vocabs, model_cfg=model_cfg):
-            return build_model(model_cfg, catalog, windows[0].train, text_vectors, cfg.encoder, vocabs)
+            def rebuild(vocabs, model_cfg=model_cfg):
+                return build_model(model_cfg, catalog, windows[0].train, text_vectors, cfg.encoder, vocabs)
 
-        done = ckpt.completed(label, strategy_name, seed)
-        model = None
-        if done:
-            model, state = ckpt.load_model(label, strategy_name, seed, done[-1], rebuild)
-            if hasattr(strategy, "restore"):
-                strategy.restore(state)
-        for window in windows:
-            t = window.index
-            base = dict(experiment=cfg.experiment, dataset=cfg.data.dataset, model=label,
-                        strategy=strategy_name, seed=seed, window=t)
-            if t in done:
-                step_records, step_users = ckpt.load_records(label, strategy_name, seed, t)
-                records.extend(step_records)
+            done = ckpt.completed(label, strategy_name, seed)
+            model = None
+            if done:
+                model, state = ckpt.load_model(label, strategy_name, seed, done[-1], rebuild)
+                if hasattr(strategy, "restore"):
+                    strategy.restore(state)
+            for window in windows:
+                t = window.index
+                base = dict(experiment=cfg.experiment, dataset=cfg.data.dataset, model=label,
+                            strategy=strategy_name, seed=seed, window=t)
+                if t in done:
+                    step_records, step_users = ckpt.load_records(label, strategy_name, seed, t)
+                    records.extend(step_records)
+                    per_user_rows.extend(step_users)
+                    bar.update(1)
+                    continue
+                bar.set_postfix_str(f"{label}/{strategy_name} seed {seed}")
+                step: list[dict] = []
+                step_users: list[dict] = []
+                update = strategy.update(windows, t)
+                if update is not None and model_cfg.type == "popularity":
+                    # Nothing to train: "most popular in the last window" is a count.
+                    model = served = build_model(model_cfg, catalog, window.train)
+                elif update is not None:
+                    # One seed per (run seed, window): a resumed step draws the same numbers.
+                    step_seed = seed * 1000 + t
+                    tf.keras.utils.set_random_seed(step_seed)
+                    previous = model if update.warm_start else None
+                    if previous is not None:
+                        vocabs = (grown(previous.user_vocab, update.data["user_id"].unique()),
+                                  grown(previous.item_vocab, update.data["item_id"].unique()))
+                        model = build_model(model_cfg, catalog, update.data, text_vectors, cfg.encoder,
+                                            vocabs)
+                        init = None
+                        if cfg.incremental.new_row_init == "content":
+                            init = content_rows(previous, model, catalog, text_vectors)
+                        warm_start(previous, model, init)
+                    else:
+                        model = build_model(model_cfg, catalog, update.data, text_vectors, cfg.encoder)
+                    penalty = strategy.penalty(previous, model)
+                    if penalty is not None:
+                        model.penalties.append(penalty)
+                    enc = catalog.encode(update.data, row_history, model.history_length)
+                    train_ds = make_dataset(enc, model_cfg.batch_size, shuffle=True, seed=step_seed,
+                                            shuffle_buffer=model_cfg.shuffle_buffer)
+                    valid_ds = None
+                    if len(window.valid):
+                        valid_enc = catalog.encode(window.valid, row_history, model.history_length)
+                        valid_ds = make_dataset(valid_enc, model_cfg.batch_size)
+                    fitted = trainer.fit(model, train_ds, valid_ds, model_cfg, len(update.data),
+                                         progress=not quiet, desc=f"window {t}")
+                    after = time.perf_counter()
+                    strategy.after_fit(model, train_ds)  # e.g. EWC's Fisher: part of the update cost
+                    served, model, info = strategy.fuse(
+                        previous, model,
+                        lambda m, w=window: protocol.validation_recall(m, catalog, w, cfg.evaluation),
+                        lambda vocabs, c=model_cfg: build_model(c, catalog, windows[0].train, text_vectors,
+                                                                cfg.encoder, vocabs))
+                    seconds = fitted.seconds + time.perf_counter() - after
+                    step += [{"group": "all", "metric": k, "k": None, "value": float(v)}
+                             for k, v in info.items()]
+                    for metric, value in (("train_seconds", seconds),
+                                          ("train_examples", fitted.examples),
+                                          ("epochs", fitted.epochs)):
+                        step.append({"group": "all", "metric": metric, "k": None, "value": float(value)})
+                if update is None:
+                    served = model
+                if model_cfg.type in ("retrieval", "popularity"):
+                    step += protocol.evaluate_retrieval(served, catalog, window, cfg.evaluation,
+                                                        per_user=step_users)
+                    step += protocol.evaluate_retention(served, catalog, windows[:t], cfg.evaluation,
+                                                        cfg.incremental.retention_users)
+                    if cfg.evaluation.tfrs_topk and model_cfg.type == "retrieval":
+                        step += protocol.evaluate_tfrs_topk(served, catalog, window, row_history)
+                else:
+                    step += protocol.evaluate_ranking(served, catalog, window, cfg.evaluation,
+                                                      row_history)
+                step = [{**base, **r} for r in step]
+                step_users = [{**base, "group": "all", **r} for r in step_users]
+                state = strategy.state() if hasattr(strategy, "state") else {}
+                ckpt.save(label, strategy_name, seed, t, step, step_users, model, state)
+                records.extend(step)
                 per_user_rows.extend(step_users)
                 bar.update(1)
-                continue
-            bar.set_postfix_str(f"{label}/{strategy_name} seed {seed}")
-            step: list[dict] = []
-            step_users: list[dict] = []
-            update = strategy.update(windows, t)
-            if update is not None and model_cfg.type == "popularity":
-                # Nothing to train: "most popular in the last window" is a count.
-                model = build_model(model_cfg, catalog, window.train)
-            elif update is not None:
-                # One seed per (run seed, window): a resumed step draws the same numbers.
-                step_seed = seed * 1000 + t
-                tf.keras.utils.set_random_seed(step_seed)
-                previous = model if update.warm_start else None
-                if previous is not None:
-                    vocabs = (grown(previous.user_vocab, update.data["user_id"].unique()),
-                              grown(previous.item_vocab, update.data["item_id"].unique()))
-                    model = build_model(model_cfg, catalog, update.data, text_vectors, cfg.encoder,
-                                        vocabs)
-                    init = None
-                    if cfg.incremental.new_row_init == "content":
-                        init = content_rows(previous, model, catalog, text_vectors)
-                    warm_start(previous, model, init)
-                else:
-                    model = build_model(model_cfg, catalog, update.data, text_vectors, cfg.encoder)
-                penalty = strategy.penalty(previous, model)
-                if penalty is not None:
-                    model.penalties.append(penalty)
-                enc = catalog.encode(update.data, row_history, model.history_length)
-                train_ds = make_dataset(enc, model_cfg.batch_size, shuffle=True, seed=step_seed,
-                                        shuffle_buffer=model_cfg.shuffle_buffer)
-                valid_ds = None
-                if len(window.valid):
-                    valid_enc = catalog.encode(window.valid, row_history, model.history_length)
-                    valid_ds = make_dataset(valid_enc, model_cfg.batch_size)
-                fitted = trainer.fit(model, train_ds, valid_ds, model_cfg, len(update.data),
-                                     progress=not quiet, desc=f"window {t}")
-                after = time.perf_counter()
-                strategy.after_fit(model, train_ds)  # e.g. EWC's Fisher: part of the update cost
-                seconds = fitted.seconds + time.perf_counter() - after
-                for metric, value in (("train_seconds", seconds),
-                                      ("train_examples", fitted.examples),
-                                      ("epochs", fitted.epochs)):
-                    step.append({"group": "all", "metric": metric, "k": None, "value": float(value)})
-            if model_cfg.type in ("retrieval", "popularity"):
-                step += protocol.evaluate_retrieval(model, catalog, window, cfg.evaluation,
-                                                    per_user=step_users)
-                step += protocol.evaluate_retention(model, catalog, windows[:t], cfg.evaluation,
-                                                    cfg.incremental.retention_users)
-                if cfg.evaluation.tfrs_topk and model_cfg.type == "retrieval":
-                    step += protocol.evaluate_tfrs_topk(model, catalog, window, row_history)
-            else:
-                step += protocol.evaluate_ranking(model, catalog, window, cfg.evaluation,
-                                                  row_history)
-            step = [{**base, **r} for r in step]
-            step_users = [{**base, "group": "all", **r} for r in step_users]
-            state = strategy.state() if hasattr(strategy, "state") else {}
-            ckpt.save(label, strategy_name, seed, t, step, step_users, model, state)
-            records.extend(step)
-            per_user_rows.extend(step_users)
-            bar.update(1)
-    bar.close()
+        bar.close()
+        return records, per_user_rows
+
+    if cfg.transfer.source is not None:
+        from tfrec_inc.transfer.study import run_transfer
+
+        records, per_user_rows = run_transfer(cfg, data, windows, catalog, text_vectors, row_history,
+                                              quiet)
+    else:
+        records, per_user_rows = incremental_loop()
 
     frame = pd.DataFrame.from_records(records, columns=COLUMNS)
     results_io.write_metrics(frame, tmp / "metrics.csv")
@@ -308,9 +328,7 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
     if per_user_rows:
         results_io.write_per_user(pd.DataFrame.from_records(per_user_rows), tmp / "per_user.csv.gz")
         per_user = results_io.read_per_user(tmp)
-    tables.write_tables(frame, tmp, cfg.report.metrics)
-    incremental_report.write(frame, per_user, tmp)
-    plots.write_plots(frame, tmp / "plots")
+    write_reports(frame, per_user, tmp, cfg.report.metrics)
     manifest = {
         "experiment": cfg.experiment,
         "config_hash": cfg.digest(),

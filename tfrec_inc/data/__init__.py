@@ -156,3 +156,22 @@ def _call(name: str, fn: Callable[..., Interactions], options: dict, *args) -> I
         raise DataError(f"dataset {name!r} has no option {unknown[0]!r}"
                         f" (options: {', '.join(allowed) or 'none'})")
     return fn(*args, **options)
+
+
+def select_domain(data: Interactions, domain: str | None) -> Interactions:
+    """Keeps one domain of a multi-domain dataset (rows whose ``domain`` column matches).
+
+    Raises:
+      DataError: the dataset has no ``domain`` column or no rows in that domain.
+    """
+    if domain is None:
+        return data
+    if "domain" not in data.interactions.columns:
+        raise DataError(f"{data.name}: no 'domain' column, so data.domain={domain!r} cannot apply")
+    inter = data.interactions[data.interactions["domain"] == domain]
+    if inter.empty:
+        found = sorted(data.interactions["domain"].unique())
+        raise DataError(f"{data.name}: no interactions in domain {domain!r}; domains: {found}")
+    items = data.items[data.items["item_id"].isin(inter["item_id"].unique())]
+    users = None if data.users is None else data.users[data.users["user_id"].isin(inter["user_id"])]
+    return Interactions.create(f"{data.name}:{domain}", inter, items, users)

@@ -182,6 +182,20 @@ def evaluate_retrieval(
     return records
 
 
+def validation_recall(model, catalog: Catalog, window: Window, cfg: EvaluationConfig) -> float:
+    """Recall@20 (or the largest K) on the window's validation slice (for tuning, e.g. fusion).
+
+    The validation slice is scored like a test slice whose history is everything before it.
+    """
+    if not len(window.valid):
+        return 0.0
+    past = window.history.drop(index=window.valid.index)
+    as_test = dataclasses.replace(window, test=window.valid, history=past)
+    k = 20 if 20 in cfg.ks else max(cfg.ks)
+    found = evaluate_retrieval(model, catalog, as_test, cfg, groups=("all",))
+    return next((r["value"] for r in found if r["metric"] == "recall" and r["k"] == k), 0.0)
+
+
 def evaluate_retention(model, catalog: Catalog, earlier: list[Window], cfg: EvaluationConfig,
                        users_per_window: int) -> list[dict]:
     """Forgetting: mean recall@K on fixed user samples of earlier windows' test slices.

@@ -68,6 +68,20 @@ class Strategy:
     def after_fit(self, model, data: tf.data.Dataset) -> None:
         """Called after each update (e.g. to estimate a Fisher diagonal)."""
 
+    def fuse(self, previous, model, tune, build):
+        """The model to serve after an update, and the one to carry to the next update.
+
+        Args:
+          previous: the model before this update (None at the base window).
+          model: the model just trained.
+          tune: ``tune(candidate) -> float``, the candidate's validation Recall@20.
+          build: ``build(vocabs) -> untrained model`` of this architecture.
+
+        Returns:
+          ``(served, carried, info)``; ``info`` holds numbers worth recording.
+        """
+        return model, model, {}
+
 
 class Static(Strategy):
     """Train on the base window only, never update (the lower bound)."""
@@ -250,6 +264,63 @@ class EWC(FineTune):
         self.fisher = [state[k] for k in keys] or None
 
 
+class FusionScore(FineTune):
+    """Fine-tune, then serve a score-level ensemble of the previous and the new model.
+
+    The weight of the previous model comes from config or, when null, is the best of
+    0, 0.25, 0.5 and 0.75 on the window's validation slice. The fine-tuned model (not
+    the ensemble) is carried to the next update.
+
+    Args:
+      weight: weight of the previous model, or None to tune it.
+    """
+
+    name = "fusion_score"
+    GRID = (0.0, 0.25, 0.5, 0.75)
+
+    def __init__(self, weight: float | None = None) -> None:
+        self.weight = weight
+
+    def fuse(self, previous, model, tune, build):
+        if previous is None or not hasattr(model, "task"):
+            return model, model, {}
+        from tfrec_inc.transfer.fusion import ScoreEnsemble, score_scale
+
+        users = np.arange(1, min(len(model.user_vocab), 200))
+        items = np.arange(1, min(len(model.item_vocab), 500))
+        scales = [score_scale(previous, users, items), score_scale(model, users, items)]
+        grid = self.GRID if self.weight is None else (self.weight,)
+        scored = [(tune(ScoreEnsemble([previous, model], [w, 1 - w], scales)) if len(grid) > 1
+                   else 0.0, w) for w in grid]
+        best = max(scored, key=lambda x: (x[0], -x[1]))[1]
+        return ScoreEnsemble([previous, model], [best, 1 - best], scales), model, {"fusion_weight": best}
+
+
+class FusionWeights(FineTune):
+    """Fine-tune, then average the parameters of the previous and the new model.
+
+    Ids known to both models get the averaged row; ids new in this window keep the
+    fine-tuned row. The averaged model is served and carried forward (a running
+    average, like an exponential moving average of weights over windows).
+
+    Args:
+      alpha: weight of the previous model's parameters.
+    """
+
+    name = "fusion_weights"
+
+    def __init__(self, alpha: float = 0.5) -> None:
+        self.alpha = alpha
+
+    def fuse(self, previous, model, tune, build):
+        if previous is None:
+            return model, model, {}
+        from tfrec_inc.transfer.fusion import average
+
+        fused = average(previous, model, self.alpha, build)
+        return fused, fused, {"fusion_weight": self.alpha}
+
+
 def get(name: str, cfg: IncrementalConfig | None = None, seed: int = 0) -> Strategy:
     """The strategy called ``name`` (names as in `tfrec_inc.config.STRATEGIES`)."""
     cfg = cfg or IncrementalConfig()
@@ -261,4 +332,8 @@ def get(name: str, cfg: IncrementalConfig | None = None, seed: int = 0) -> Strat
         return Distill(cfg.distill_weight, cfg.distill_temperature)
     if name == "ewc":
         return EWC(cfg.ewc_weight, cfg.ewc_mode, cfg.ewc_batches)
+    if name == "fusion_score":
+        return FusionScore(cfg.fusion_score_weight)
+    if name == "fusion_weights":
+        return FusionWeights(cfg.fusion_alpha)
     return {"static": Static, "full_retrain": FullRetrain, "fine_tune": FineTune}[name]()

@@ -118,11 +118,11 @@ def cumulative_time(frame: pd.DataFrame) -> Figure | None:
     return fig
 
 
-def write_plots(frame: pd.DataFrame, out_dir: str | Path) -> list[Path]:
+def write_plots(frame: pd.DataFrame, out_dir: str | Path, per_window: bool = True) -> list[Path]:
     """Writes the figures of ``frame`` into ``out_dir`` and returns their paths.
 
-    ``recall_precision.{png,pdf}``, ``<metric>_at_<k>_by_window.png`` and, when at least two
-    strategies record ``train_seconds``, ``cumulative_update_time.png``.
+    ``recall_precision.{png,pdf}`` and, with ``per_window``, ``<metric>_at_<k>_by_window.png``
+    and (when at least two strategies record ``train_seconds``) ``cumulative_update_time.png``.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -133,6 +133,8 @@ def write_plots(frame: pd.DataFrame, out_dir: str | Path) -> list[Path]:
             _save(fig, out_dir / f"recall_precision.{ext}")
             written.append(out_dir / f"recall_precision.{ext}")
         plt.close(fig)
+    if not per_window:
+        return written
     ks = sorted(frame.loc[frame["metric"] == "ndcg", "k"].dropna().unique())
     k = 20 if 20 in ks else (ks[-1] if ks else None)
     for metric, kk in (("recall", k), ("ndcg", k), ("rmse", None)):

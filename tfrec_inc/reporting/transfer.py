@@ -1,0 +1,105 @@
+"""Transfer-study reports: Recall@20 per target-data fraction (table and learning curves).
+
+In transfer runs ``strategy`` holds the mode and ``window`` the target-data percentage.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from tfrec_inc.reporting.io import atomic_write_text  # noqa: E402
+
+MODES = ("scratch", "zero_shot", "fine_tune", "freeze_text", "fusion_score", "fusion_weights")
+
+
+def is_transfer(frame: pd.DataFrame) -> bool:
+    """Whether a metrics frame comes from a transfer study."""
+    return bool({"scratch", "zero_shot"} & set(frame["strategy"]))
+
+
+def _curve(frame: pd.DataFrame, metric: str, k: int, group: str) -> pd.DataFrame:
+    sub = frame[(frame["group"] == group) & (frame["metric"] == metric)
+                & (frame["k"].fillna(-1).astype(int) == k)].copy()
+    sub["row"] = sub["model"] + " / " + sub["strategy"]
+    per_seed = sub.groupby(["row", "window", "seed"])["value"].mean()
+    return per_seed.groupby(["row", "window"]).agg(["mean", "std"]).reset_index()
+
+
+def markdown(frame: pd.DataFrame, k: int = 20) -> str:
+    """Recall@k and NDCG@k by target-data fraction: rows = model / mode, mean ± std over seeds."""
+    parts = [f"Transfer: mean ± std over {frame['seed'].nunique()} seed(s) on the target's test slice; "
+             "columns = share of the target's (most recent) training interactions; best per column "
+             "in bold. zero_shot is never trained on the target.\n"]
+    for group, title in (("all", "All users"), ("cold_users", "Cold users"), ("cold_items", "Cold items")):
+        for metric in ("recall", "ndcg"):
+            stats = _curve(frame, metric, k, group)
+            if stats.empty:
+                continue
+            percents = sorted(stats["window"].unique())
+            header = ["model / mode"] + [f"{p}%" for p in percents]
+            lines = [f"## {title}: {metric}@{k}", "", "| " + " | ".join(header) + " |",
+                     "|" + "---|" * len(header)]
+            best = stats.groupby("window")["mean"].max()
+            for row, pts in stats.groupby("row", sort=False):
+                cells = [row]
+                for p in percents:
+                    hit = pts[pts["window"] == p]
+                    if hit.empty:
+                        cells.append("–")
+                        continue
+                    mean, std = hit["mean"].iloc[0], hit["std"].iloc[0]
+                    text = f"{mean:.4f}" + ("" if pd.isna(std) else f" ± {std:.4f}")
+                    cells.append(f"**{text}**" if mean == best[p] and stats["row"].nunique() > 1 else text)
+                lines.append("| " + " | ".join(cells) + " |")
+            parts.append("\n".join(lines) + "\n")
+    return "\n".join(parts)
+
+
+def learning_curves(frame: pd.DataFrame, k: int = 20):
+    """Recall@k against the target-data fraction (log scale), one line per model / mode."""
+    stats = _curve(frame, "recall", k, "all")
+    if stats.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for row, pts in stats.groupby("row", sort=False):
+        x = pts["window"] / 100.0
+        (line,) = ax.plot(x, pts["mean"], marker="o", label=row,
+                          linestyle="--" if "zero_shot" in row else "-")
+        ax.fill_between(x, pts["mean"] - pts["std"].fillna(0), pts["mean"] + pts["std"].fillna(0),
+                        color=line.get_color(), alpha=0.12)
+    ax.set_xscale("log")
+    ax.set_xlabel("share of target training data")
+    ax.set_ylabel(f"Recall@{k} on the target")
+    ax.set_title(", ".join(sorted(frame["experiment"].unique())))
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def write_table(frame: pd.DataFrame, out_dir: str | Path, k: int = 20) -> None:
+    """Writes ``table_transfer.md``."""
+    atomic_write_text(Path(out_dir) / "table_transfer.md", markdown(frame, k))
+
+
+def write_plot(frame: pd.DataFrame, plot_dir: str | Path, k: int = 20) -> None:
+    """Writes ``transfer_recall_at_<k>.{png,pdf}`` (learning curves)."""
+    fig = learning_curves(frame, k)
+    if fig is None:
+        return
+    plot_dir = Path(plot_dir)
+    plot_dir.mkdir(parents=True, exist_ok=True)
+    for ext in ("png", "pdf"):
+        path = plot_dir / f"transfer_recall_at_{k}.{ext}"
+        tmp = path.with_name(f".{path.stem}.tmp.{ext}")
+        fig.savefig(tmp, dpi=150, bbox_inches="tight",
+                    metadata={"CreationDate": None} if ext == "pdf" else None)
+        os.replace(tmp, path)
+    plt.close(fig)

@@ -1,0 +1,1 @@
+"""Cross-domain transfer and model fusion."""
