@@ -48,12 +48,22 @@ def read_metrics(results_dir: str | Path) -> pd.DataFrame:
     path = Path(results_dir) / "metrics.csv"
     if not path.is_file():
         raise DataError(f"{path}: no metrics.csv here (is this a results folder?)")
+    return _read_long(path, COLUMNS)
+
+
+_TEXT_COLUMNS = ("model", "strategy", "group", "metric", "dataset", "experiment", "user")
+
+
+def _read_long(path: Path, columns: list[str]) -> pd.DataFrame:
+    """Reads a long-format CSV (plain or gzip); any problem is a one-line DataError."""
     try:
-        frame = pd.read_csv(path, dtype={"model": str, "strategy": str, "group": str,
-                                         "metric": str, "dataset": str, "experiment": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: unreadable ({str(exc).splitlines()[0]})") from None
-    missing = [c for c in COLUMNS if c not in frame.columns]
+        frame = pd.read_csv(path, dtype=dict.fromkeys(_TEXT_COLUMNS, str))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError,
+            EOFError) as exc:
+        # OSError covers gzip.BadGzipFile; EOFError a truncated gzip stream.
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"{path}: unreadable ({message})") from None
+    missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise DataError(f"{path}: missing columns {', '.join(missing)}")
     frame["k"] = frame["k"].astype("Int64")
@@ -112,17 +122,4 @@ def read_per_user(results_dir: str | Path) -> pd.DataFrame | None:
     path = Path(results_dir) / PER_USER_FILE
     if not path.is_file():
         return None
-    try:
-        frame = pd.read_csv(path, compression="gzip",
-                            dtype={"model": str, "strategy": str, "group": str, "metric": str,
-                                   "dataset": str, "experiment": str, "user": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError,
-            EOFError) as exc:
-        # OSError covers gzip.BadGzipFile; EOFError a truncated gzip stream.
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError(f"{path}: unreadable ({message})") from None
-    missing = [c for c in PER_USER_COLUMNS if c not in frame.columns]
-    if missing:
-        raise DataError(f"{path}: missing columns {', '.join(missing)}")
-    frame["k"] = frame["k"].astype("Int64")
-    return frame
+    return _read_long(path, PER_USER_COLUMNS)
