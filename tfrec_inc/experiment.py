@@ -11,6 +11,7 @@ the resumed run's metrics equal an uninterrupted run's (wall times aside).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
 import shutil
@@ -213,6 +214,13 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
     tmp = _open_staging(out, cfg, resume)
     def incremental_loop() -> tuple[list[dict], list[dict]]:
         """Every (model, strategy, seed) over every window, checkpointed."""
+        # Retention samples of every window's test slice are never trained on, by any
+        # strategy, so forgetting is measured on held-out interactions.
+        held_out = pd.Index([])
+        if len(windows) > 1:
+            held_out = pd.Index(np.concatenate([
+                protocol.retention_holdout(w, cfg.incremental.retention_users).index.to_numpy()
+                for w in windows[:-1]]))
         ckpt = _Checkpoints(tmp)
         records: list[dict] = []
         per_user_rows: list[dict] = []
@@ -245,6 +253,9 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
                 step: list[dict] = []
                 step_users: list[dict] = []
                 update = strategy.update(windows, t)
+                if update is not None and len(held_out):
+                    update = dataclasses.replace(update, data=update.data.drop(
+                        index=update.data.index.intersection(held_out)))
                 if update is not None and model_cfg.type == "popularity":
                     # Nothing to train: "most popular in the last window" is a count.
                     model = served = build_model(model_cfg, catalog, window.train)
@@ -297,7 +308,7 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
                                                         per_user=step_users)
                     step += protocol.evaluate_retention(served, catalog, windows[:t], cfg.evaluation,
                                                         cfg.incremental.retention_users)
-                    if cfg.evaluation.tfrs_topk and model_cfg.type == "retrieval":
+                    if cfg.evaluation.tfrs_topk and hasattr(served, "attach_topk_metric"):
                         step += protocol.evaluate_tfrs_topk(served, catalog, window, row_history)
                 else:
                     step += protocol.evaluate_ranking(served, catalog, window, cfg.evaluation,
