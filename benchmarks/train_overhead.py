@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
 
+# TFRS is a Keras 2 library: select tf-keras before TensorFlow loads (import order is
+# not enough, linters sort it).
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
 import tensorflow as tf  # noqa: E402
 import tensorflow_recommenders as tfrs  # noqa: E402
 
-import tfrec_inc  # noqa: F401  (Keras 2 first)
 from tfrec_inc import data as data_lib  # noqa: E402
 from tfrec_inc.config import ModelConfig, WindowsConfig  # noqa: E402
 from tfrec_inc.data.catalog import Catalog  # noqa: E402
