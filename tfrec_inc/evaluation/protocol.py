@@ -113,8 +113,9 @@ def evaluate_retrieval(
       groups: overrides ``cfg.groups``.
 
     Returns:
-      Records ``{"group", "metric", "k", "value"}``: every metric at ``cfg.ks``,
-      recall/precision at every K in ``1..max(ks)`` (curve points), and ``users``.
+      Records ``{"group", "metric", "k", "value"}``: every metric at ``cfg.ks``, the
+      group sizes (``users``) and, for group ``all``, recall/precision at every K in
+      ``1..max(ks)`` (recall-precision curve points).
     """
     hist = pd.DataFrame(catalog.encode(window.history)).drop(columns="rating", errors="ignore")
     test = window.test
@@ -173,6 +174,8 @@ def evaluate_retrieval(
                 per_user.extend(
                     {"user": catalog.users.ids[u - 1], "metric": metric, "k": k_user, "value": float(v)}
                     for u, v in zip(kept, values_by_name[f"{metric}@{k_user}"], strict=True))
+        if group != "all":
+            continue  # curve points only for everyone: that is what the plots draw
         recall, precision = recall_precision_curve(sub, rel)
         for k in range(1, k_max + 1):
             if k in cfg.ks:

@@ -19,11 +19,17 @@ PER_USER_COLUMNS = ["experiment", "dataset", "model", "strategy", "seed", "windo
                     "metric", "k", "value"]
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+_FILE_MODE = 0o666 & ~_UMASK
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Writes via a temporary file in the same folder and a rename (never half a file)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; results are meant to be shared
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, path)
@@ -91,6 +97,7 @@ def write_per_user(frame: pd.DataFrame, path: str | Path) -> None:
     frame["k"] = frame["k"].astype("Int64")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.chmod(tmp, _FILE_MODE)
         with (
             os.fdopen(fd, "wb") as raw,
             gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as compressed,
