@@ -184,7 +184,7 @@ class EvaluationConfig:
     """Full-ranking evaluation.
 
     Attributes:
-      ks: cut-offs reported in tables; recall/precision are also stored for every K in
+      ks: cut-offs reported in tables; recall/precision (group ``all``) are also stored for every K in
         ``1..max(ks)`` to draw recall-precision curves.
       relevance_threshold: when set, only test items rated at least this are relevant.
       exclude_seen: drop items the user interacted with before the test slice.

@@ -276,7 +276,6 @@ class FusionScore(FineTune):
     """
 
     name = "fusion_score"
-    GRID = (0.0, 0.25, 0.5, 0.75)
 
     def __init__(self, weight: float | None = None) -> None:
         self.weight = weight
@@ -284,16 +283,13 @@ class FusionScore(FineTune):
     def fuse(self, previous, model, tune, build):
         if previous is None or not hasattr(model, "task"):
             return model, model, {}
-        from tfrec_inc.transfer.fusion import ScoreEnsemble, score_scale
+        from tfrec_inc.transfer.fusion import score_scale, tuned_ensemble
 
         users = np.arange(1, min(len(model.user_vocab), 200))
         items = np.arange(1, min(len(model.item_vocab), 500))
         scales = [score_scale(previous, users, items), score_scale(model, users, items)]
-        grid = self.GRID if self.weight is None else (self.weight,)
-        scored = [(tune(ScoreEnsemble([previous, model], [w, 1 - w], scales)) if len(grid) > 1
-                   else 0.0, w) for w in grid]
-        best = max(scored, key=lambda x: (x[0], -x[1]))[1]
-        return ScoreEnsemble([previous, model], [best, 1 - best], scales), model, {"fusion_weight": best}
+        fused, best = tuned_ensemble(previous, model, scales, tune, self.weight)
+        return fused, model, {"fusion_weight": best}
 
 
 class FusionWeights(FineTune):

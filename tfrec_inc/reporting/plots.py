@@ -21,7 +21,8 @@ def _label(frame: pd.DataFrame) -> pd.Series:
     return prefix + frame["model"] + " / " + frame["strategy"]
 
 
-def _save(fig, path: Path) -> None:
+def save_figure(fig, path: Path) -> None:
+    """Saves atomically (temp file + rename), PDFs without a creation date (reproducible)."""
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     # No creation date in PDFs: the same metrics.csv gives byte-identical figures.
     metadata = {"CreationDate": None} if path.suffix == ".pdf" else None
@@ -130,7 +131,7 @@ def write_plots(frame: pd.DataFrame, out_dir: str | Path, per_window: bool = Tru
     fig = recall_precision(frame)
     if fig is not None:
         for ext in ("png", "pdf"):
-            _save(fig, out_dir / f"recall_precision.{ext}")
+            save_figure(fig, out_dir / f"recall_precision.{ext}")
             written.append(out_dir / f"recall_precision.{ext}")
         plt.close(fig)
     if not per_window:
@@ -142,13 +143,13 @@ def write_plots(frame: pd.DataFrame, out_dir: str | Path, per_window: bool = Tru
         if fig is None:
             continue
         name = f"{metric}_at_{kk}_by_window.png" if kk is not None else f"{metric}_by_window.png"
-        _save(fig, out_dir / name)
+        save_figure(fig, out_dir / name)
         written.append(out_dir / name)
         plt.close(fig)
     cost = frame[(frame["group"] == "all") & (frame["metric"] == "train_seconds")]
     if cost["strategy"].nunique() >= 2:
         fig = cumulative_time(frame)
-        _save(fig, out_dir / "cumulative_update_time.png")
+        save_figure(fig, out_dir / "cumulative_update_time.png")
         written.append(out_dir / "cumulative_update_time.png")
         plt.close(fig)
     return written

@@ -5,7 +5,6 @@ In transfer runs ``strategy`` holds the mode and ``window`` the target-data perc
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib
@@ -15,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from tfrec_inc.reporting.io import atomic_write_text  # noqa: E402
+from tfrec_inc.reporting.plots import save_figure  # noqa: E402
 
 MODES = ("scratch", "zero_shot", "fine_tune", "freeze_text", "fusion_score", "fusion_weights")
 
@@ -97,9 +97,5 @@ def write_plot(frame: pd.DataFrame, plot_dir: str | Path, k: int = 20) -> None:
     plot_dir = Path(plot_dir)
     plot_dir.mkdir(parents=True, exist_ok=True)
     for ext in ("png", "pdf"):
-        path = plot_dir / f"transfer_recall_at_{k}.{ext}"
-        tmp = path.with_name(f".{path.stem}.tmp.{ext}")
-        fig.savefig(tmp, dpi=150, bbox_inches="tight",
-                    metadata={"CreationDate": None} if ext == "pdf" else None)
-        os.replace(tmp, path)
+        save_figure(fig, plot_dir / f"transfer_recall_at_{k}.{ext}")
     plt.close(fig)

@@ -77,6 +77,28 @@ class ScoreEnsemble(tf.keras.Model):
         self.item_tower = _FusedItems(self.members, name="item_tower")
 
 
+WEIGHT_GRID = (0.0, 0.25, 0.5, 0.75)
+
+
+def tuned_ensemble(first, second, scales, tune, weight: float | None = None):
+    """A two-model `ScoreEnsemble` whose first-model weight is given or tuned.
+
+    Args:
+      first, second: trained retrieval models.
+      scales: their score spreads (see `score_scale`).
+      tune: ``tune(candidate) -> float`` validation quality of a candidate ensemble.
+      weight: the first model's weight; None picks the best of `WEIGHT_GRID` by ``tune``
+        (ties go to the smaller weight).
+
+    Returns:
+      ``(ensemble, weight)``.
+    """
+    if weight is None:
+        weight = max(WEIGHT_GRID, key=lambda w: (
+            tune(ScoreEnsemble([first, second], [w, 1 - w], scales)), -w))
+    return ScoreEnsemble([first, second], [weight, 1 - weight], scales), weight
+
+
 def average(a, b, alpha: float, build):
     """Parameter average ``alpha·a + (1-alpha)·b`` of two models of one architecture.
 

@@ -28,7 +28,7 @@ from tfrec_inc.incremental import trainer
 from tfrec_inc.models.factory import build, optimizer, uses_text
 from tfrec_inc.models.vocab import Vocabulary
 from tfrec_inc.transfer.domains import copy_content, freeze_text, recent_fraction
-from tfrec_inc.transfer.fusion import ScoreEnsemble, average, score_scale
+from tfrec_inc.transfer.fusion import average, score_scale, tuned_ensemble
 
 
 def _history(catalog: Catalog, inter: pd.DataFrame, length: int) -> np.ndarray | None:
@@ -143,10 +143,9 @@ def run_transfer(cfg: ExperimentConfig, data, windows, catalog: Catalog, text_ve
                 scratch, fitted = trained["scratch"]
                 users, items = np.arange(1, 200), np.arange(1, min(len(catalog.items), 500))
                 scales = [score_scale(zero_shot, users, items), score_scale(scratch, users, items)]
-                best = max((0.0, 0.25, 0.5, 0.75), key=lambda w: (protocol.validation_recall(
-                    ScoreEnsemble([zero_shot, scratch], [w, 1 - w], scales), catalog, last,
-                    cfg.evaluation), -w))
-                fused = ScoreEnsemble([zero_shot, scratch], [best, 1 - best], scales)
+                fused, best = tuned_ensemble(
+                    zero_shot, scratch, scales,
+                    lambda m: protocol.validation_recall(m, catalog, last, cfg.evaluation))
                 extra = [*cost(fitted, fitted.seconds + time.perf_counter() - start),
                          {"group": "all", "metric": "fusion_weight", "k": None, "value": best}]
                 emit("fusion_score", percent, fused, extra)
