@@ -90,3 +90,24 @@ def test_id_dropout_drops_ids_only_in_training(toy):
     assert 0.25 < dropped < 0.35
     kept = np.any(trained != 0, axis=1)
     np.testing.assert_array_equal(trained[kept], served[kept])
+
+
+def test_summed_parts_make_ids_a_residual_on_the_text(toy):
+    inter, catalog, vectors = toy
+    cfg = ModelConfig(item_text=True, item_features=False, user_features=False, user_history="mean",
+                      history_length=2, combine="sum", embedding_dim=8)
+    model = build(cfg, catalog, inter, text_vectors=vectors)
+    index = np.array(catalog.items.lookup(["a", "new1"]))
+    tower = model.item_tower
+    out = tower({"item": index}).numpy()
+    text = tower.dense_projections["text"](tf.gather(vectors, index)).numpy()
+    ids = tower.embedding(tf.gather(tower.rows, index)).numpy()
+    np.testing.assert_allclose(out[0], text[0] + ids[0], atol=1e-6)  # known item: text + id
+    np.testing.assert_allclose(out[1], text[1], atol=1e-6)  # cold item: its text alone
+    assert tower.mlp is None
+    # Orthonormal columns: untrained dot products are the text vectors' own, seen in a random
+    # 8-d subspace; and a user whose only history item is "new1" lands exactly on it.
+    kernel = tower.dense_projections["text"].kernel.numpy()
+    np.testing.assert_allclose(kernel.T @ kernel, np.eye(8), atol=1e-5)
+    user = model.user_tower({"user": np.array([0]), "history": np.array([[0, index[1]]])}).numpy()
+    np.testing.assert_allclose(user[0], text[1], atol=1e-6)

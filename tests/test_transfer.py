@@ -78,9 +78,11 @@ def test_small_transfer_study_end_to_end(tmp_path):
     assert main(args) == 0
     frame = pd.read_csv(out / "metrics.csv")
     assert set(frame["window"]) == {25, 100}
-    assert {"scratch", "zero_shot", "fine_tune", "freeze_text", "fusion_score",
+    assert {"scratch", "zero_shot", "encoder_only", "fine_tune", "freeze_text", "fusion_score",
             "fusion_weights"} <= set(frame["strategy"])
     recall = frame[(frame["metric"] == "recall") & (frame["k"] == 20) & (frame["group"] == "all")]
     zero = recall[recall["strategy"] == "zero_shot"].set_index("window")["value"]
     assert zero.loc[25] == zero.loc[100]  # zero-shot never sees target data
+    untrained = recall[recall["strategy"] == "encoder_only"].set_index("window")["value"]
+    assert untrained.loc[25] == untrained.loc[100] and untrained.loc[25] != zero.loc[25]
     assert (out / "table_transfer.md").is_file() and (out / "plots/transfer_recall_at_20.png").is_file()

@@ -44,7 +44,8 @@ GROUPS = ("all", "warm_users", "cold_users", "cold_items")
 STRATEGIES = ("static", "full_retrain", "sliding_retrain", "fine_tune", "replay", "distill", "ewc",
               "fusion_score", "fusion_weights")
 ROW_INITS = ("random", "content")
-TRANSFER_MODES = ("scratch", "zero_shot", "fine_tune", "freeze_text", "fusion_score", "fusion_weights")
+TRANSFER_MODES = ("scratch", "zero_shot", "encoder_only", "fine_tune", "freeze_text", "fusion_score",
+                  "fusion_weights")
 EWC_MODES = ("fisher", "l2")
 
 
@@ -130,6 +131,10 @@ class ModelConfig:
         slice; no training, the other fields are ignored).
       embedding_dim: size of id embeddings and of the tower outputs.
       layers: hidden sizes of the MLP on top of each tower (empty: no MLP).
+      combine: how a tower joins its parts (id, features, text, history): ``concat``
+        (concatenation, then a dense layer or the MLP) or ``sum`` (parts added: ids are
+        a residual on the content, so the shared text projection keeps text similarity
+        for cold users and items and across domains).
       user_id: give the user tower a user id embedding.
       user_features: feed the dataset's categorical user features to the user tower.
       user_history: pool the text vectors of the user's last ``history_length`` items
@@ -159,6 +164,7 @@ class ModelConfig:
     type: str = "retrieval"
     embedding_dim: int = 32
     layers: list[int] = dataclasses.field(default_factory=list)
+    combine: str = "concat"
     user_id: bool = True
     user_features: bool = True
     user_history: str = "none"
@@ -262,7 +268,9 @@ class TransferConfig:
       fractions: shares of the target's training interactions (the most recent ones)
         the target models are trained on: the points of the learning curves.
       modes: ``scratch`` (target only), ``zero_shot`` (the source model through its
-        text and history paths, no target training), ``fine_tune`` (initialised from
+        text and history paths, no target training), ``encoder_only`` (the same model
+        untrained: what the text encoder alone gives, without the source; the baseline
+        that isolates the source's contribution), ``fine_tune`` (initialised from
         the source), ``freeze_text`` (initialised from the source with its text
         projection frozen: only ids and the MLP train), ``fusion_score`` (score
         ensemble of zero_shot and scratch, weight tuned on validation) and
@@ -518,6 +526,7 @@ def _check_values(cfg: ExperimentConfig) -> None:
         for j, size in enumerate(m.layers):
             positive(size, f"{where}.layers[{j}]")
         _choice(m.user_history, HISTORY_POOLING, f"{where}.user_history")
+        _choice(m.combine, ("concat", "sum"), f"{where}.combine")
         positive(m.history_length, f"{where}.history_length")
         if not (m.item_id or m.item_text or m.item_features):
             raise ConfigError(f"{where}: the item tower needs item_id, item_text or item_features")

@@ -65,14 +65,19 @@ def build(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame,
             raise ValueError("this model reads item text: pass text_vectors")
         # One projection for item text and user history puts both in the same space, so a
         # user described only by recent items lands near similar items (cold users).
-        projection = tf.keras.layers.Dense(cfg.embedding_dim, use_bias=False, name="text_projection")
+        # With summed parts, orthogonal columns make untrained projected dot products
+        # approximate the encoder's own similarities (a random subspace): a sensible
+        # zero-shot start. (Concatenating towers keep Keras' default, as results used.)
+        init = "orthogonal" if cfg.combine == "sum" else "glorot_uniform"
+        projection = tf.keras.layers.Dense(cfg.embedding_dim, use_bias=False, name="text_projection",
+                                           kernel_initializer=init)
     history = None
     if cfg.user_history != "none":
         history = HistoryPooling(text_vectors, projection, cfg.user_history, name="history_pooling")
     u = user_tower(catalog, users, cfg.embedding_dim, cfg.layers, use_id=cfg.user_id,
                    use_features=cfg.user_features, history=history,
                    history_length=cfg.history_length if history is not None else 0,
-                   id_dropout=cfg.user_id_dropout)
+                   id_dropout=cfg.user_id_dropout, combine=cfg.combine)
     text_part, frozen = None, None
     if cfg.item_text:
         if encoder is not None and encoder.trainable:
@@ -84,7 +89,8 @@ def build(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame,
             frozen = text_vectors
     i = item_tower(catalog, items, cfg.embedding_dim, cfg.layers, use_id=cfg.item_id,
                    use_features=cfg.item_features, text_vectors=frozen,
-                   text_projection=projection, text=text_part, id_dropout=cfg.item_id_dropout)
+                   text_projection=projection, text=text_part, id_dropout=cfg.item_id_dropout,
+                   combine=cfg.combine)
     if cfg.type == "retrieval":
         probability = None
         if cfg.logq_correction:

@@ -92,8 +92,11 @@ class Tower(tf.keras.Model):
     training), one embedding per categorical feature, a projection of each dense
     feature table (e.g. genre multi-hots or frozen text vectors), and optionally the
     pooled history. With a single part and no hidden layers the output is that part
-    itself (the TFRS tutorial model); otherwise the parts are concatenated and an MLP
-    maps them to ``embedding_dim``.
+    itself (the TFRS tutorial model); otherwise the parts are combined: ``concat``
+    concatenates them and an MLP maps them to ``embedding_dim``; ``sum`` adds them (and
+    applies the MLP only if ``layers`` is set), so an id embedding is a residual on top of
+    the content parts and, with the text projection shared by items and user histories,
+    a cold user or item scores by (projected) text similarity.
 
     Args:
       key: the input-dict key holding the catalog index (``"user"`` or ``"item"``).
@@ -109,6 +112,7 @@ class Tower(tf.keras.Model):
         the id embedding is zeroed, so the content parts learn to stand alone (as they
         must for ids never trained on, whose id part is always zero).
       layers: hidden sizes of the MLP.
+      combine: ``concat`` or ``sum`` (see above).
 
     Example:
       >>> tower = Tower("item", 8, rows=np.arange(4), num_rows=4)
@@ -129,6 +133,7 @@ class Tower(tf.keras.Model):
         history_length: int = 0,
         layers: Sequence[int] = (),
         id_dropout: float = 0.0,
+        combine: str = "concat",
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
@@ -157,8 +162,9 @@ class Tower(tf.keras.Model):
                    + len(self.dense_tables) + (text is not None) + (history is not None))
         if n_parts == 0:
             raise ValueError(f"tower {name!r} has no input part")
+        self.combine = combine
         self.mlp = None
-        if n_parts > 1 or layers:
+        if layers or (n_parts > 1 and combine == "concat"):
             self.mlp = tf.keras.Sequential(
                 [tf.keras.layers.Dense(size, activation="relu") for size in layers]
                 + [tf.keras.layers.Dense(embedding_dim)],
@@ -184,15 +190,17 @@ class Tower(tf.keras.Model):
             parts.append(self.text(index))
         if self.history is not None:
             parts.append(self.history(features["history"]))
-        if self.mlp is None:
-            return parts[0]
-        return self.mlp(tf.concat(parts, axis=-1))
+        if self.combine == "sum":
+            joined = tf.add_n(parts)
+        else:
+            joined = parts[0] if len(parts) == 1 else tf.concat(parts, axis=-1)
+        return joined if self.mlp is None else self.mlp(joined)
 
 
 def user_tower(catalog: Catalog, trained: Vocabulary, embedding_dim: int, layers: Sequence[int],
                use_id: bool = True, use_features: bool = True,
                history: HistoryPooling | None = None, history_length: int = 0,
-               id_dropout: float = 0.0) -> Tower:
+               id_dropout: float = 0.0, combine: str = "concat") -> Tower:
     """The user tower: id, the dataset's categorical user features, pooled history."""
     categorical = {}
     if use_features:
@@ -201,14 +209,15 @@ def user_tower(catalog: Catalog, trained: Vocabulary, embedding_dim: int, layers
     rows = id_rows(catalog.users, trained) if use_id else None
     return Tower("user", embedding_dim, rows=rows, num_rows=len(trained), categorical=categorical,
                  history=history, history_length=history_length, layers=layers,
-                 id_dropout=id_dropout, name="user_tower")
+                 id_dropout=id_dropout, combine=combine, name="user_tower")
 
 
 def item_tower(catalog: Catalog, trained: Vocabulary, embedding_dim: int, layers: Sequence[int],
                use_id: bool = True, use_features: bool = True,
                text_vectors: np.ndarray | None = None,
                text_projection: tf.keras.layers.Layer | None = None,
-               text: EncodedText | None = None, id_dropout: float = 0.0) -> Tower:
+               text: EncodedText | None = None, id_dropout: float = 0.0,
+               combine: str = "concat") -> Tower:
     """The item tower: id, genres/categories, and frozen or fine-tuned text."""
     dense = {}
     if use_features and catalog.item_genres.shape[1]:
@@ -217,4 +226,4 @@ def item_tower(catalog: Catalog, trained: Vocabulary, embedding_dim: int, layers
         dense["text"] = (text_vectors, text_projection)
     rows = id_rows(catalog.items, trained) if use_id else None
     return Tower("item", embedding_dim, rows=rows, num_rows=len(trained), dense=dense, text=text,
-                 layers=layers, id_dropout=id_dropout, name="item_tower")
+                 layers=layers, id_dropout=id_dropout, combine=combine, name="item_tower")

@@ -16,7 +16,8 @@ import pandas as pd  # noqa: E402
 from tfrec_inc.reporting.io import atomic_write_text  # noqa: E402
 from tfrec_inc.reporting.plots import save_figure  # noqa: E402
 
-MODES = ("scratch", "zero_shot", "fine_tune", "freeze_text", "fusion_score", "fusion_weights")
+MODES = ("scratch", "zero_shot", "encoder_only", "fine_tune", "freeze_text", "fusion_score",
+         "fusion_weights")
 
 
 def is_transfer(frame: pd.DataFrame) -> bool:
@@ -36,7 +37,7 @@ def markdown(frame: pd.DataFrame, k: int = 20) -> str:
     """Recall@k and NDCG@k by target-data fraction: rows = model / mode, mean ± std over seeds."""
     parts = [f"Transfer: mean ± std over {frame['seed'].nunique()} seed(s) on the target's test slice; "
              "columns = share of the target's (most recent) training interactions; best per column "
-             "in bold. zero_shot is never trained on the target.\n"]
+             "in bold. zero_shot and encoder_only are never trained on the target.\n"]
     for group, title in (("all", "All users"), ("cold_users", "Cold users"), ("cold_items", "Cold items")):
         for metric in ("recall", "ndcg"):
             stats = _curve(frame, metric, k, group)
@@ -71,7 +72,7 @@ def learning_curves(frame: pd.DataFrame, k: int = 20):
     for row, pts in stats.groupby("row", sort=False):
         x = pts["window"] / 100.0
         (line,) = ax.plot(x, pts["mean"], marker="o", label=row,
-                          linestyle="--" if "zero_shot" in row else "-")
+                          linestyle="--" if row.endswith(("zero_shot", "encoder_only")) else "-")
         ax.fill_between(x, pts["mean"] - pts["std"].fillna(0), pts["mean"] + pts["std"].fillna(0),
                         color=line.get_color(), alpha=0.12)
     ax.set_xscale("log")

@@ -110,6 +110,9 @@ def run_transfer(cfg: ExperimentConfig, data, windows, catalog: Catalog, text_ve
             # Zero-shot: no target ids at all, so only the content paths score.
             zero_shot = target_model(t_train, (Vocabulary(), Vocabulary()))
             copy_content(source_model, zero_shot)
+            # The same model untrained: what the pretrained text encoder gives on its own.
+            tf.keras.utils.set_random_seed(seed)
+            encoder_only = target_model(t_train, (Vocabulary(), Vocabulary()))
         for fraction in fractions:
             percent = int(round(fraction * 100))
             subset = recent_fraction(t_train, fraction)
@@ -138,6 +141,8 @@ def run_transfer(cfg: ExperimentConfig, data, windows, catalog: Catalog, text_ve
                     emit(mode, percent, model, cost(fitted))
             if "zero_shot" in modes:
                 emit("zero_shot", percent, zero_shot)
+            if "encoder_only" in modes:
+                emit("encoder_only", percent, encoder_only)
             if "fusion_score" in modes:
                 start = time.perf_counter()
                 scratch, fitted = trained["scratch"]
