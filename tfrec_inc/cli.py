@@ -1,4 +1,7 @@
-"""The ``tfrec-inc`` command line: ``run``, ``table``, ``plot`` and ``encoder export``.
+"""The ``tfrec-inc`` command line: ``run``, ``table``, ``plot``, ``encoder export``, ``export``, ``docs``.
+
+``export RESULTS_DIR --out DIR`` writes a results folder's final model as a SavedModel
+recommender with a BruteForce or ScaNN index (`tfrec_inc.serving.export`).
 
 Problems with configs or data print one line ``error: ...`` and exit with code 2.
 """
@@ -40,6 +43,23 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("name", choices=["minilm"], help="minilm: all-MiniLM-L6-v2 (384-d)")
     exp.add_argument("--out", required=True, metavar="DIR", help="folder to write")
     exp.add_argument("--max-length", type=int, default=256, help="token limit (default 256)")
+
+    ex = sub.add_parser("export", help="export a trained model as a SavedModel recommender",
+                        description="Export a results folder's final model with a top-K index "
+                                    "(BruteForce or ScaNN) as a TF SavedModel.")
+    ex.add_argument("results", metavar="RESULTS_DIR", help="a results folder with models/")
+    ex.add_argument("--out", required=True, metavar="DIR", help="export folder to write")
+    ex.add_argument("--index", choices=["brute_force", "scann"], default="brute_force",
+                    help="brute_force (exact, default) or scann (approximate)")
+    ex.add_argument("--k-max", type=int, default=100, metavar="N",
+                    help="largest k a query may ask for (default 100)")
+    ex.add_argument("--model", metavar="LABEL", help="model label (needed if the run has several)")
+    ex.add_argument("--strategy", metavar="S", help="strategy (needed if the run has several)")
+    ex.add_argument("--seed", type=int, metavar="N", help="seed (needed if the run has several)")
+
+    docs = sub.add_parser("docs", help="write the config reference (docs/config.md)",
+                          description="Write the config reference, generated from the config schema.")
+    docs.add_argument("--out", metavar="FILE", help="file to write (default: print it)")
 
     for name, what in (("table", "table.md/.tex (and table_incremental.md/.tex)"), ("plot", "plots/")):
         p = sub.add_parser(name, help=f"rebuild {what} from metrics.csv",
@@ -104,6 +124,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not 1 <= args.max_length <= 512:
                 raise TfrecIncError("--max-length must be in 1..512 (BERT position limit)")
             print(f"wrote {export_minilm(args.out, max_length=args.max_length)}")
+        elif args.command == "export":
+            from tfrec_inc.serving.export import export
+
+            out = export(args.results, args.out, index=args.index, k_max=args.k_max,
+                         model=args.model, strategy=args.strategy, seed=args.seed)
+            print(f"wrote {out}")
+        elif args.command == "docs":
+            from tfrec_inc.docs import config_reference
+
+            if args.out is None:
+                print(config_reference(), end="")
+            else:
+                Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+                Path(args.out).write_text(config_reference())
+                print(f"wrote {args.out}")
         else:
             print(f"wrote {_rebuild(args)}")
     except TfrecIncError as exc:

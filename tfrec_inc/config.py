@@ -17,6 +17,7 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -47,6 +48,17 @@ ROW_INITS = ("random", "content")
 TRANSFER_MODES = ("scratch", "zero_shot", "encoder_only", "fine_tune", "freeze_text", "fusion_score",
                   "fusion_weights")
 EWC_MODES = ("fisher", "l2")
+# Compression variants (`tfrec_inc.compression`); ``prune_<N>`` also takes any N in 1..99.
+COMPRESSION_VARIANTS = ("fp32", "fp32_finetuned", "prune_50", "prune_80", "prune_90", "qat_int8",
+                        "tflite_dynamic", "tflite_float16", "tflite_int8", "rowwise_int8")
+# tf.distribute strategies of the `runtime` section (see `tfrec_inc.runtime`).
+DISTRIBUTE = ("none", "mirrored", "multi_worker", "parameter_server")
+PARAMETER_SERVER_UNSUPPORTED = (
+    "runtime.distribute: parameter_server is not supported: ParameterServerStrategy trains "
+    "asynchronously (runs are not reproducible, so --resume could not match an uninterrupted run), "
+    "and Keras 2 model.fit under it needs per-worker datasets made by a DatasetCreator function, "
+    "steps_per_epoch, and ps/worker server processes (tf.distribute.Server) started besides the "
+    "coordinator; use multi_worker (synchronous all-reduce, a TF_CONFIG cluster without ps tasks)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,6 +164,11 @@ class ModelConfig:
       remove_accidental_hits: mask in-batch negatives that are the positive item.
       logq_correction: correct in-batch softmax logits by each candidate's training
         frequency (TFRS ``candidate_sampling_probability``; popularity-bias correction).
+      cross_replica_negatives: with several replicas (``runtime.distribute``), score each
+        replica's users against the items of every replica's slice of the batch (an
+        all-gather), so the in-batch softmax has ``batch_size`` candidates as on one
+        device; false: each replica uses only its own ``batch_size / replicas`` items
+        (plain TFRS, fewer negatives: TFRS issue #733). No effect on one replica.
       optimizer: ``adagrad``, ``adam`` or ``sgd``.
       learning_rate: optimizer learning rate.
       batch_size: training batch size.
@@ -177,6 +194,7 @@ class ModelConfig:
     temperature: float = 1.0
     remove_accidental_hits: bool = False
     logq_correction: bool = False
+    cross_replica_negatives: bool = True
     optimizer: str = "adagrad"
     learning_rate: float = 0.1
     batch_size: int = 4096
@@ -284,6 +302,64 @@ class TransferConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class RuntimeConfig:
+    """Where training runs: one device or a ``tf.distribute`` strategy.
+
+    Models are built and trained under the strategy's scope; ``batch_size`` stays the
+    global batch (split across replicas), so results are comparable across strategies.
+    See `tfrec_inc.runtime`.
+
+    Attributes:
+      distribute: ``none`` (the default strategy: one device), ``mirrored``
+        (``MirroredStrategy``: synchronous replicas in this process), ``multi_worker``
+        (``MultiWorkerMirroredStrategy``: one process per worker, cluster from the
+        ``TF_CONFIG`` environment variable; only the chief writes the results folder) or
+        ``parameter_server`` (``ParameterServerStrategy``: refused with an error that says
+        why and what it would need).
+      devices: ``mirrored`` only: number of replicas. Without GPUs, this many logical CPU
+        devices are created (before TensorFlow initialises its devices: a fresh process);
+        null uses every visible GPU, or the single CPU.
+    """
+
+    distribute: str = "none"
+    devices: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class CompressionConfig:
+    """Model compression: a study of variants, or a step after each incremental update.
+
+    Attributes:
+      variants: when not empty, the run is a compression study (``strategies`` are then
+        not used): each retrieval model is trained on everything before the last window's
+        validation slice, compressed into each variant and scored on the last window's
+        test slice (``strategy`` = variant in ``metrics.csv``). Variants: ``fp32`` (the
+        reference, required), ``fp32_finetuned`` (the fine-tuning of ``prune_*`` and
+        ``qat_int8`` without compression: their control), ``prune_<N>`` (TF-MOT
+        magnitude pruning of Dense and Embedding kernels to N % zeros, then fine-tuned
+        and stripped), ``qat_int8`` (TF-MOT quantization-aware fine-tuning of the Dense
+        and Embedding parts, converted to an int8 TFLite pair), ``tflite_dynamic`` /
+        ``tflite_float16`` / ``tflite_int8`` (post-training quantization by the TFLite
+        converter; int8 calibrated on training inputs) and ``rowwise_int8`` (every
+        embedding and lookup table int8 with one scale per row).
+      finetune_epochs: fine-tuning epochs of ``fp32_finetuned``, ``prune_*`` and ``qat_int8``.
+      finetune_learning_rate: their learning rate (null: the model's).
+      calibration_examples: training examples that calibrate ``tflite_int8``.
+      latency_queries: single-user requests timed per variant (p50 / p99).
+      after_update: a variant applied after every update of the incremental loop: the
+        compressed model is the one evaluated; the next update starts from the
+        uncompressed weights.
+    """
+
+    variants: list[str] = dataclasses.field(default_factory=list)
+    finetune_epochs: int = 3
+    finetune_learning_rate: float | None = None
+    calibration_examples: int = 1000
+    latency_queries: int = 200
+    after_update: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class ExperimentConfig:
     """A whole experiment: data, windows, models × strategies × seeds, evaluation.
 
@@ -297,9 +373,11 @@ class ExperimentConfig:
       incremental: `IncrementalConfig` (strategy settings).
       transfer: `TransferConfig`; with a ``source`` the run is a transfer study
         (``strategies`` are then not used; the transfer ``modes`` take their place).
+      compression: `CompressionConfig`; with ``variants`` the run is a compression study.
       encoder: `EncoderConfig` (used by models with ``item_text`` or ``user_history``).
       evaluation: `EvaluationConfig`.
       report: `ReportConfig`.
+      runtime: `RuntimeConfig` (``tf.distribute`` strategy).
     """
 
     experiment: str = "experiment"
@@ -310,9 +388,11 @@ class ExperimentConfig:
     strategies: list[str] = dataclasses.field(default_factory=lambda: ["full_retrain"])
     incremental: IncrementalConfig = dataclasses.field(default_factory=IncrementalConfig)
     transfer: TransferConfig = dataclasses.field(default_factory=TransferConfig)
+    compression: CompressionConfig = dataclasses.field(default_factory=CompressionConfig)
     encoder: EncoderConfig = dataclasses.field(default_factory=EncoderConfig)
     evaluation: EvaluationConfig = dataclasses.field(default_factory=EvaluationConfig)
     report: ReportConfig = dataclasses.field(default_factory=ReportConfig)
+    runtime: RuntimeConfig = dataclasses.field(default_factory=RuntimeConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -562,6 +642,7 @@ def _check_values(cfg: ExperimentConfig) -> None:
         if value is not None and not 0 <= value <= 1:
             raise ConfigError(f"incremental.{name}: must be in [0, 1], got {value}")
     _choice(inc.new_row_init, ROW_INITS, "incremental.new_row_init")
+    _check_compression(cfg)
     enc = cfg.encoder
     positive(enc.batch_size, "encoder.batch_size")
     positive(enc.max_length, "encoder.max_length")
@@ -575,6 +656,61 @@ def _check_values(cfg: ExperimentConfig) -> None:
     for i, g in enumerate(ev.groups):
         _choice(g, GROUPS, f"evaluation.groups[{i}]")
     positive(ev.user_batch_size, "evaluation.user_batch_size")
+    rt = cfg.runtime
+    _choice(rt.distribute, DISTRIBUTE, "runtime.distribute")
+    if rt.distribute == "parameter_server":
+        raise ConfigError(PARAMETER_SERVER_UNSUPPORTED)
+    if rt.devices is not None:
+        positive(rt.devices, "runtime.devices")
+        if rt.distribute != "mirrored":
+            raise ConfigError(f"runtime.devices: only for distribute: mirrored (got {rt.distribute!r}); "
+                              "multi_worker takes its workers from TF_CONFIG")
+
+
+def _variant(value: str, where: str) -> None:
+    """A compression variant name: one of `COMPRESSION_VARIANTS` or ``prune_<1..99>``."""
+    match = re.fullmatch(r"prune_(\d{1,2})", value)
+    if match and 1 <= int(match.group(1)) <= 99:
+        return
+    _choice(value, COMPRESSION_VARIANTS, where)
+
+
+def _check_compression(cfg: ExperimentConfig) -> None:
+    comp = cfg.compression
+    if not comp.variants and comp.after_update is None:
+        return
+    for name in ("finetune_epochs", "calibration_examples", "latency_queries"):
+        if getattr(comp, name) <= 0:
+            raise ConfigError(f"compression.{name}: must be > 0, got {getattr(comp, name)}")
+    if comp.finetune_learning_rate is not None and comp.finetune_learning_rate <= 0:
+        raise ConfigError(
+            f"compression.finetune_learning_rate: must be > 0, got {comp.finetune_learning_rate}")
+    if cfg.encoder.trainable:
+        raise ConfigError("compression: not with encoder.trainable (a Hub encoder in the tower cannot be "
+                          "pruned, quantized or converted to TFLite); use frozen text vectors")
+    for i, variant in enumerate(comp.variants):
+        _variant(variant, f"compression.variants[{i}]")
+    if comp.variants:
+        if len(set(comp.variants)) != len(comp.variants):
+            raise ConfigError("compression.variants: a variant is listed twice")
+        if "fp32" not in comp.variants:
+            raise ConfigError("compression.variants: include fp32 (the reference of every comparison)")
+        if comp.after_update is not None:
+            raise ConfigError("compression: give variants (a compression study) or after_update (the "
+                              "incremental loop), not both")
+        if cfg.transfer.source is not None:
+            raise ConfigError("compression.variants: a run is a transfer or a compression study, not both")
+        for i, m in enumerate(cfg.models):
+            if m.type != "retrieval":
+                raise ConfigError(f"models[{i}]: a compression study compares retrieval models "
+                                  f"(got type {m.type!r})")
+    if comp.after_update is not None:
+        _variant(comp.after_update, "compression.after_update")
+        if comp.after_update == "fp32":
+            raise ConfigError("compression.after_update: fp32 is the uncompressed model; leave it null")
+        if "fusion_score" in cfg.strategies:
+            raise ConfigError("compression.after_update: not with fusion_score (a score ensemble of two "
+                              "models is not one model to compress)")
 
 
 def model_label(model: ModelConfig) -> str:

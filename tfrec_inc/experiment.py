@@ -72,7 +72,12 @@ def _open_staging(out: Path, cfg: ExperimentConfig, resume: bool) -> Path:
 
 
 def _publish(tmp: Path, out: Path) -> None:
-    """Swaps the finished ``.partial`` folder in for ``out``."""
+    """Swaps the finished ``.partial`` folder in for ``out``.
+
+    Each job's final model is kept in ``models/`` (for `tfrec_inc.serving.export`); the
+    rest of ``checkpoints/`` only served resuming and goes.
+    """
+    _Checkpoints(tmp).keep_final_models(tmp / "models")
     shutil.rmtree(tmp / "checkpoints", ignore_errors=True)
     old = out.with_name(out.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
@@ -121,6 +126,21 @@ class _Checkpoints:
         for older in job.glob("w*"):
             if older != final and (older / "weights.npz").exists():
                 (older / "weights.npz").unlink()
+
+    def keep_final_models(self, dest: Path) -> None:
+        """Moves each job's last-window ``vocab.json`` + ``weights.npz`` to ``dest/<job>/``."""
+        if not self.root.is_dir():
+            return  # e.g. a transfer study: no incremental jobs, no models to keep
+        for job in sorted(p for p in self.root.iterdir() if p.is_dir()):
+            label, strategy, seed = job.name.rsplit("__", 2)
+            steps = [w for w in self.completed(label, strategy, int(seed.removeprefix("seed")))
+                     if (job / f"w{w}" / "weights.npz").exists()]
+            if not steps:
+                continue
+            final = job / f"w{steps[-1]}"
+            (dest / job.name).mkdir(parents=True, exist_ok=True)
+            for name in ("vocab.json", "weights.npz"):
+                (final / name).rename(dest / job.name / name)
 
     def load_records(self, label, strategy, seed, window) -> tuple[list, list]:
         blob = json.loads((self._job(label, strategy, seed) / f"w{window}" / "records.json").read_text())
@@ -182,6 +202,11 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
     # TensorFlow only now: bad configs and bad data fail fast, before it loads.
     import tensorflow as tf
 
+    from tfrec_inc import runtime as runtime_lib
+
+    # Before any TensorFlow op: logical devices and collective ops are fixed at start-up.
+    rt = runtime_lib.start(cfg.runtime)
+    out = rt.output_dir(out)  # multi-worker: only the chief writes `output`
     from tfrec_inc.data.history import previous_items
     from tfrec_inc.evaluation import protocol
     from tfrec_inc.incremental import strategies, trainer
@@ -301,6 +326,17 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
                                           ("train_examples", fitted.examples),
                                           ("epochs", fitted.epochs)):
                         step.append({"group": "all", "metric": metric, "k": None, "value": float(value)})
+                    if cfg.compression.after_update is not None and model_cfg.type == "retrieval":
+                        from tfrec_inc.compression.variants import after_update
+
+                        # The compressed model is evaluated; `model` (uncompressed) goes on.
+                        served, extra = after_update(
+                            cfg.compression, served, catalog, update.data, row_history, model_cfg,
+                            step_seed,
+                            lambda vocabs, c=model_cfg, d=update.data: build_model(
+                                c, catalog, d, text_vectors, cfg.encoder, vocabs),
+                            progress=not quiet)
+                        step += extra
                 if update is None:
                     served = model
                 if model_cfg.type in ("retrieval", "popularity"):
@@ -323,13 +359,20 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
         bar.close()
         return records, per_user_rows
 
-    if cfg.transfer.source is not None:
-        from tfrec_inc.transfer.study import run_transfer
+    # Models are built (and so trained) under the strategy; `fit` splits each global batch.
+    with rt.strategy.scope():
+        if cfg.transfer.source is not None:
+            from tfrec_inc.transfer.study import run_transfer
 
-        records, per_user_rows = run_transfer(cfg, data, windows, catalog, text_vectors, row_history,
-                                              quiet)
-    else:
-        records, per_user_rows = incremental_loop()
+            records, per_user_rows = run_transfer(cfg, data, windows, catalog, text_vectors,
+                                                  row_history, quiet)
+        elif cfg.compression.variants:
+            from tfrec_inc.compression.study import run_compression
+
+            records, per_user_rows = run_compression(cfg, windows, catalog, text_vectors, row_history,
+                                                     quiet)
+        else:
+            records, per_user_rows = incremental_loop()
 
     frame = pd.DataFrame.from_records(records, columns=COLUMNS)
     results_io.write_metrics(frame, tmp / "metrics.csv")
@@ -355,6 +398,7 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
         "windows": [
             {"train": len(w.train), "valid": len(w.valid), "test": len(w.test)} for w in windows
         ],
+        "runtime": rt.describe(),
         "resumed": bool(resume),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "wall_seconds": round(time.time() - started, 2),

@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from tfrec_inc.config import IncrementalConfig
 from tfrec_inc.data.windows import Window
+from tfrec_inc.runtime import replica_share
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,7 +189,11 @@ class Distill(FineTune):
         def distill(features, outputs):
             if "predictions" in outputs:
                 teacher = tf.stop_gradient(previous(features))
-                return weight * tf.reduce_mean(tf.square(outputs["predictions"] - teacher))
+                # A mean: 1/R of it per replica (see `runtime.replica_share`); an empty
+                # replica slice (last, partial batch) adds 0, not NaN.
+                sq = tf.square(outputs["predictions"] - teacher)
+                mean = tf.where(tf.size(sq) > 0, tf.reduce_mean(sq), 0.0)
+                return weight * mean * replica_share()
             t_scores = tf.matmul(previous.user_tower(features), previous.item_tower(features),
                                  transpose_b=True)
             s_scores = tf.matmul(outputs["users"], outputs["items"], transpose_b=True)
@@ -227,11 +232,15 @@ class EWC(FineTune):
             self.fisher = [np.ones(w.shape, np.float32) for w in model.trainable_weights]
             return
         sums = [np.zeros(w.shape, np.float32) for w in model.trainable_weights]
+        # Outside a replica a distributed model reads each variable's first local copy:
+        # differentiate with respect to that copy (whole batches on one device).
+        sources = [w.values[0] if isinstance(w, tf.distribute.DistributedValues) else w
+                   for w in model.trainable_weights]
         n = 0
         for batch in data.take(self.batches):
             with tf.GradientTape() as tape:
                 loss = model.compute_loss(batch, training=True)
-            grads = tape.gradient(loss, model.trainable_weights)
+            grads = tape.gradient(loss, sources)
             for acc, g in zip(sums, grads, strict=True):
                 if g is not None:
                     acc += tf.square(tf.convert_to_tensor(g)).numpy()
@@ -251,7 +260,8 @@ class EWC(FineTune):
         def ewc(features, outputs):
             terms = [tf.reduce_sum(f * tf.square(w - a))
                      for w, a, f in zip(weights, anchors, fishers, strict=True)]
-            return half * tf.add_n(terms)
+            # A whole-model term: every replica adds it, so each adds 1/R of it.
+            return half * tf.add_n(terms) * replica_share()
 
         return ewc
 

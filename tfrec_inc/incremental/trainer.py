@@ -51,6 +51,7 @@ def fit(
     num_examples: int,
     progress: bool = True,
     desc: str = "train",
+    callbacks: list[tf.keras.callbacks.Callback] | None = None,
 ) -> FitResult:
     """Trains ``model`` for up to ``cfg.epochs``, early-stopping on validation loss.
 
@@ -65,11 +66,12 @@ def fit(
       num_examples: size of the training slice (for the examples count).
       progress: show a tqdm bar over epochs.
       desc: the bar's label.
+      callbacks: extra Keras callbacks (e.g. TF-MOT's ``UpdatePruningStep``).
 
     Returns:
       A `FitResult`.
     """
-    callbacks: list[tf.keras.callbacks.Callback] = []
+    callbacks = list(callbacks or [])
     if valid is not None and cfg.patience > 0:
         callbacks.append(
             tf.keras.callbacks.EarlyStopping(

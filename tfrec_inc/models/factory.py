@@ -96,7 +96,8 @@ def build(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame,
         if cfg.logq_correction:
             counts = np.bincount(catalog.items.lookup(train["item_id"]), minlength=len(catalog.items))
             probability = np.maximum(counts, 1) / max(len(train), 1)
-        model = RetrievalModel(u, i, cfg.temperature, cfg.remove_accidental_hits, probability)
+        model = RetrievalModel(u, i, cfg.temperature, cfg.remove_accidental_hits, probability,
+                               cfg.cross_replica_negatives)
     else:
         model = RankingModel(u, i)
     model.user_vocab, model.item_vocab = users, items

@@ -5,6 +5,8 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
+from tfrec_inc.runtime import replica_share
+
 
 class RankingModel(tfrs.Model):
     """Predicts a rating from the concatenated user and item tower outputs.
@@ -29,8 +31,10 @@ class RankingModel(tfrs.Model):
             [tf.keras.layers.Dense(h, activation="relu") for h in hidden]
             + [tf.keras.layers.Dense(1)]
         )
+        # No reduction: a [batch] rating vector is one MSE "sample", so the loss is the
+        # batch mean either way, and Keras refuses mean reductions under tf.distribute.
         self.task = tfrs.tasks.Ranking(
-            loss=tf.keras.losses.MeanSquaredError(),
+            loss=tf.keras.losses.MeanSquaredError(reduction=tf.keras.losses.Reduction.NONE),
             metrics=[tf.keras.metrics.RootMeanSquaredError()],
         )
         # Extra loss terms of incremental strategies: (features, outputs) -> scalar.
@@ -48,7 +52,13 @@ class RankingModel(tfrs.Model):
 
     def compute_loss(self, features: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         predictions = self(features, training=training)
-        loss = self.task(labels=features["rating"], predictions=predictions)
+        # Outside a replica step (e.g. EWC's Fisher pass under a strategy) the synced RMSE
+        # metric cannot be updated; it is not needed there either.
+        loss = self.task(labels=features["rating"], predictions=predictions,
+                         compute_metrics=not tf.distribute.in_cross_replica_context())
+        # Replica gradients are summed: each replica's mean counts 1/R (R = replicas), and
+        # an empty replica slice (the last, partial batch) adds nothing instead of NaN.
+        loss = tf.where(tf.size(predictions) > 0, loss, 0.0) * replica_share()
         for penalty in self.penalties:
             loss += penalty(features, {"predictions": predictions})
         return loss

@@ -22,6 +22,12 @@ class RetrievalModel(tfrs.Model):
         in-batch candidate (its training frequency); when given, TFRS's logQ correction
         subtracts log p from each candidate's logit, so popular items are not penalised
         for being sampled as negatives more often.
+      cross_replica_negatives: under a strategy with several replicas, all-gather the
+        items (and their ids and probabilities) of every replica, so each replica scores
+        its users against the whole global batch: the loss and its summed gradients are
+        then those of one device. False: each replica's softmax has only its own
+        ``batch / replicas`` candidates (plain TFRS; TFRS issue #733). Distillation
+        penalties keep using the replica's own items.
 
     Example:
       >>> model = RetrievalModel(user_tower, item_tower)
@@ -36,6 +42,7 @@ class RetrievalModel(tfrs.Model):
         temperature: float = 1.0,
         remove_accidental_hits: bool = False,
         item_probability: np.ndarray | None = None,
+        cross_replica_negatives: bool = True,
     ) -> None:
         super().__init__()
         self.item_probability = None
@@ -44,6 +51,7 @@ class RetrievalModel(tfrs.Model):
         self.user_tower = user_tower
         self.item_tower = item_tower
         self.remove_accidental_hits = remove_accidental_hits
+        self.cross_replica_negatives = cross_replica_negatives
         self.task = tfrs.tasks.Retrieval(
             temperature=None if temperature == 1.0 else temperature,
             remove_accidental_hits=remove_accidental_hits,
@@ -63,11 +71,15 @@ class RetrievalModel(tfrs.Model):
         probability = None
         if self.item_probability is not None:
             probability = tf.gather(self.item_probability, tf.cast(features["item"], tf.int64))
+        candidates, ids = items, features["item"] if self.remove_accidental_hits else None
+        # TFRS's FactorizedTopK evaluation expects one candidate per query: not gathered.
+        if self.cross_replica_negatives and (training or not self.task.factorized_metrics):
+            candidates, ids, probability = _global_candidates(items, ids, probability)
         loss = self.task(
             users,
-            items,
+            candidates,
             candidate_sampling_probability=probability,
-            candidate_ids=features["item"] if self.remove_accidental_hits else None,
+            candidate_ids=ids,
             compute_metrics=not training,
         )
         outputs = {"users": users, "items": items}
@@ -92,3 +104,33 @@ class RetrievalModel(tfrs.Model):
         """Removes the FactorizedTopK metric (validation stays cheap)."""
         self.task.factorized_metrics = []
         self.test_function = None
+
+
+def _global_candidates(items: tf.Tensor, ids: tf.Tensor | None, probability: tf.Tensor | None):
+    """Every replica's in-batch candidates, this replica's own first.
+
+    Outside a multi-replica step the inputs are returned as they are. Inside one, the
+    rows of all replicas are gathered and rolled so this replica's rows come first:
+    TFRS's labels (the identity over the first ``len(users)`` columns) then still mark
+    each user's own item, and the other replicas' items are extra negatives. Replica
+    slices may differ in size (the last, partial batch). The all-gather's gradient sums
+    every replica's contribution back to the rows' own replica.
+
+    Args:
+      items: [b, d] this replica's candidate embeddings.
+      ids: [b] their item indices, or None.
+      probability: [b] their sampling probabilities, or None.
+
+    Returns:
+      (items, ids, probability) over the global batch, None kept as None.
+    """
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        return items, ids, probability
+    sizes = ctx.all_gather(tf.shape(items)[:1], axis=0)
+    shift = -tf.reduce_sum(sizes[: ctx.replica_id_in_sync_group])
+    # Separate gathers: only the embeddings carry a gradient.
+    out = [tf.roll(ctx.all_gather(items, axis=0), shift, axis=0)]
+    for extra in (ids, probability):
+        out.append(None if extra is None else tf.roll(ctx.all_gather(extra, axis=0), shift, axis=0))
+    return tuple(out)

@@ -62,7 +62,9 @@ class HistoryPooling(tf.keras.layers.Layer):
             weights = tf.nn.softmax(scores, axis=-1) * mask
         else:
             weights = mask
-        weights /= tf.maximum(tf.reduce_sum(weights, axis=-1, keepdims=True), 1e-9)
+        # No epsilon: a float16 export (TFLite) would round 1e-9 to 0 and give users
+        # without history NaN vectors; divide_no_nan gives them 0 in every precision.
+        weights = tf.math.divide_no_nan(weights, tf.reduce_sum(weights, axis=-1, keepdims=True))
         return tf.einsum("bn,bnd->bd", weights, vectors)
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from tfrec_inc.reporting import incremental, plots, tables, transfer
+from tfrec_inc.reporting import compression, incremental, plots, tables, transfer
+from tfrec_inc.reporting.io import atomic_write_text
 
 
 def write_reports(frame: pd.DataFrame, per_user: pd.DataFrame | None, out_dir: str | Path,
@@ -32,8 +33,17 @@ def write_reports(frame: pd.DataFrame, per_user: pd.DataFrame | None, out_dir: s
             transfer.write_plot(frame, out_dir / "plots")
         # The generic per-group tables and curves describe the full-target-data point.
         frame = frame[frame["window"] == frame["window"].max()]
+    compressed = compression.is_compression(frame)
+    if compressed:
+        windows = False  # one window (the last): variants are the comparison
+        if write_plots:
+            compression.write_plot(frame, out_dir / "plots")
     if write_tables:
         tables.write_tables(frame, out_dir, columns)
         incremental.write(frame, per_user, out_dir)
+        if compressed and compression.write_table(frame, out_dir):
+            # table.md is the file readers open first: the study's own table leads it.
+            atomic_write_text(out_dir / "table.md", compression.markdown(frame) + "\n"
+                              + tables.markdown(frame, columns))
     if write_plots:
         plots.write_plots(frame, out_dir / "plots", per_window=windows)
