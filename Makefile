@@ -26,7 +26,7 @@ test: install
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check tfrec_inc tests benchmarks
+	$(BIN)/ruff check tfrec_inc tests benchmarks notebooks
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

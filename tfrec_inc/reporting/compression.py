@@ -18,7 +18,7 @@ import pandas as pd  # noqa: E402
 
 from tfrec_inc.config import COMPRESSION_VARIANTS  # noqa: E402
 from tfrec_inc.reporting.io import atomic_write_text  # noqa: E402
-from tfrec_inc.reporting.plots import save_figure  # noqa: E402
+from tfrec_inc.reporting.plots import save_png_pdf  # noqa: E402
 
 REFERENCE = "fp32"
 CONTROL = "fp32_finetuned"  # fine-tuned like prune_* / qat_int8, uncompressed
@@ -238,11 +238,4 @@ def write_table(frame: pd.DataFrame, out_dir: str | Path, k: int = 20) -> bool:
 
 def write_plot(frame: pd.DataFrame, plot_dir: str | Path, k: int = 20) -> None:
     """Writes ``size_vs_recall_at_<k>.{png,pdf}`` (Recall@k against artefact size)."""
-    fig = size_vs_recall(frame, k)
-    if fig is None:
-        return
-    plot_dir = Path(plot_dir)
-    plot_dir.mkdir(parents=True, exist_ok=True)
-    for ext in ("png", "pdf"):
-        save_figure(fig, plot_dir / f"size_vs_recall_at_{k}.{ext}")
-    plt.close(fig)
+    save_png_pdf(size_vs_recall(frame, k), plot_dir, f"size_vs_recall_at_{k}")

@@ -30,6 +30,17 @@ def save_figure(fig, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def save_png_pdf(fig, plot_dir: str | Path, stem: str) -> None:
+    """Saves ``fig`` as ``<stem>.png`` and ``<stem>.pdf`` in ``plot_dir`` and closes it (None: nothing)."""
+    if fig is None:
+        return
+    plot_dir = Path(plot_dir)
+    plot_dir.mkdir(parents=True, exist_ok=True)
+    for ext in ("png", "pdf"):
+        save_figure(fig, plot_dir / f"{stem}.{ext}")
+    plt.close(fig)
+
+
 def recall_precision(frame: pd.DataFrame, group: str = "all"):
     """Mean precision@K against recall@K (K = 1..K_max), one line per model / strategy.
 
@@ -130,10 +141,8 @@ def write_plots(frame: pd.DataFrame, out_dir: str | Path, per_window: bool = Tru
     written = []
     fig = recall_precision(frame)
     if fig is not None:
-        for ext in ("png", "pdf"):
-            save_figure(fig, out_dir / f"recall_precision.{ext}")
-            written.append(out_dir / f"recall_precision.{ext}")
-        plt.close(fig)
+        save_png_pdf(fig, out_dir, "recall_precision")
+        written += [out_dir / "recall_precision.png", out_dir / "recall_precision.pdf"]
     if not per_window:
         return written
     ks = sorted(frame.loc[frame["metric"] == "ndcg", "k"].dropna().unique())

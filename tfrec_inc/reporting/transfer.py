@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from tfrec_inc.reporting.io import atomic_write_text  # noqa: E402
-from tfrec_inc.reporting.plots import save_figure  # noqa: E402
+from tfrec_inc.reporting.plots import save_png_pdf  # noqa: E402
 
 MODES = ("scratch", "zero_shot", "encoder_only", "fine_tune", "freeze_text", "fusion_score",
          "fusion_weights")
@@ -92,11 +92,4 @@ def write_table(frame: pd.DataFrame, out_dir: str | Path, k: int = 20) -> None:
 
 def write_plot(frame: pd.DataFrame, plot_dir: str | Path, k: int = 20) -> None:
     """Writes ``transfer_recall_at_<k>.{png,pdf}`` (learning curves)."""
-    fig = learning_curves(frame, k)
-    if fig is None:
-        return
-    plot_dir = Path(plot_dir)
-    plot_dir.mkdir(parents=True, exist_ok=True)
-    for ext in ("png", "pdf"):
-        save_figure(fig, plot_dir / f"transfer_recall_at_{k}.{ext}")
-    plt.close(fig)
+    save_png_pdf(learning_curves(frame, k), plot_dir, f"transfer_recall_at_{k}")
