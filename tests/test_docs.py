@@ -37,3 +37,13 @@ def test_every_documented_key_appears_with_its_default():
             pytest.fail(f"{key} missing from the reference")
         if default is not None:
             assert f"| {default} |" in line
+
+
+def test_docs_command_writes_the_reference(tmp_path, capsys):
+    from tfrec_inc.cli import main
+
+    out = tmp_path / "sub" / "config.md"
+    assert main(["docs", "--out", str(out)]) == 0
+    assert out.read_text() == config_reference()
+    assert main(["docs"]) == 0
+    assert capsys.readouterr().out.endswith(config_reference())
