@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,9 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
+
+import tfrec_inc  # noqa: F401  (selects Keras 2 before TensorFlow loads)
+from tfrec_inc.runtime import local_tf_configs
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("global_negatives", "replica_negatives")
@@ -77,24 +79,12 @@ def _wait(proc, what: str) -> None:
         raise RuntimeError(f"{what} failed:\n{err[-3000:]}")
 
 
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def run_mode(cfg_path: Path, work: Path, distribute: str) -> dict:
     """Runs one runtime and returns its per-model examples/s and Recall@20."""
     out = work / distribute
     if distribute == "multi_worker":
-        cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
         procs = []
-        for i in range(2):
-            tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
+        for i, tf_config in enumerate(local_tf_configs(2)):
             (work / f"tmp{i}").mkdir(exist_ok=True)
             procs.append(_launch(cfg_path, out, distribute,
                                  {"TF_CONFIG": tf_config, "TMPDIR": str(work / f"tmp{i}")}))

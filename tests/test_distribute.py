@@ -9,7 +9,6 @@ CPU spend most of their time waiting for each other, so they overlap well.
 import json
 import math
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ import yaml
 
 from tfrec_inc import config as config_lib
 from tfrec_inc.errors import ConfigError
+from tfrec_inc.runtime import local_tf_configs
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = ["experiment", "dataset", "model", "strategy", "seed", "window", "group", "metric", "k"]
@@ -35,15 +35,6 @@ TINY = {
     "evaluation": {"ks": [10, 20], "groups": ["all"]},
 }
 
-
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def _start(cfg_path: Path, out: Path, sets: list[str], env: dict[str, str] | None = None):
@@ -70,15 +61,14 @@ def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("distribute")
     cfg_path = tmp / "tiny.yaml"
     cfg_path.write_text(yaml.safe_dump(TINY))
-    ports = _free_ports(2)
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    tf_configs = local_tf_configs(2)
     procs = {
         "single": _start(cfg_path, tmp / "single", []),
         "mirrored": _start(cfg_path, tmp / "mirrored",
                            ["runtime.distribute=mirrored", "runtime.devices=2"]),
     }
     for i in range(2):
-        env = {"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}}),
+        env = {"TF_CONFIG": tf_configs[i],
                "TMPDIR": str(tmp / f"tmp_worker{i}")}
         (tmp / f"tmp_worker{i}").mkdir()
         procs[f"worker{i}"] = _start(cfg_path, tmp / "multi", ["runtime.distribute=multi_worker"], env)

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from tfrec_inc import config as config_lib
 from tfrec_inc.config import ExperimentConfig
+from tfrec_inc.models.persist import VOCAB_FILE, WEIGHTS_FILE, load_model, save_model
 from tfrec_inc.reporting import io as results_io
 
 COLUMNS = results_io.COLUMNS
@@ -116,16 +117,14 @@ class _Checkpoints:
         tmp.mkdir(parents=True)
         (tmp / "records.json").write_text(json.dumps({"records": records, "per_user": per_user}))
         if model is not None:
-            (tmp / "vocab.json").write_text(json.dumps(
-                {"users": model.user_vocab.ids, "items": model.item_vocab.ids}))
-            np.savez(tmp / "weights.npz", *[w.numpy() for w in model.weights])
+            save_model(model, tmp)
         np.savez(tmp / "state.npz", **state)
         (tmp / "DONE").write_text("")
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
         for older in job.glob("w*"):
-            if older != final and (older / "weights.npz").exists():
-                (older / "weights.npz").unlink()
+            if older != final and (older / WEIGHTS_FILE).exists():
+                (older / WEIGHTS_FILE).unlink()
 
     def keep_final_models(self, dest: Path) -> None:
         """Moves each job's last-window ``vocab.json`` + ``weights.npz`` to ``dest/<job>/``."""
@@ -134,12 +133,12 @@ class _Checkpoints:
         for job in sorted(p for p in self.root.iterdir() if p.is_dir()):
             label, strategy, seed = job.name.rsplit("__", 2)
             steps = [w for w in self.completed(label, strategy, int(seed.removeprefix("seed")))
-                     if (job / f"w{w}" / "weights.npz").exists()]
+                     if (job / f"w{w}" / WEIGHTS_FILE).exists()]
             if not steps:
                 continue
             final = job / f"w{steps[-1]}"
             (dest / job.name).mkdir(parents=True, exist_ok=True)
-            for name in ("vocab.json", "weights.npz"):
+            for name in (VOCAB_FILE, WEIGHTS_FILE):
                 (final / name).rename(dest / job.name / name)
 
     def load_records(self, label, strategy, seed, window) -> tuple[list, list]:
@@ -148,17 +147,10 @@ class _Checkpoints:
 
     def load_model(self, label, strategy, seed, window, rebuild):
         """Rebuilds the model saved at ``window`` with ``rebuild(vocabs)`` and its weights."""
-        from tfrec_inc.models.vocab import Vocabulary, ensure_built
-
         step = self._job(label, strategy, seed) / f"w{window}"
-        if not (step / "weights.npz").exists():
+        if not (step / WEIGHTS_FILE).exists():
             return None, {}
-        ids = json.loads((step / "vocab.json").read_text())
-        model = rebuild((Vocabulary(ids["users"]), Vocabulary(ids["items"])))
-        ensure_built(model)
-        with np.load(step / "weights.npz") as saved:
-            for i, w in enumerate(model.weights):
-                w.assign(saved[f"arr_{i}"])
+        model = load_model(step, rebuild)
         with np.load(step / "state.npz") as state:
             return model, {k: state[k] for k in state.files}
 
@@ -184,12 +176,11 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
     """
     from tfrec_inc import data as data_lib
     from tfrec_inc.data.catalog import Catalog
-    from tfrec_inc.data.windows import make_dataset, split
+    from tfrec_inc.data.windows import split
 
     started = time.time()
     out = Path(output) if output is not None else Path("results") / cfg.experiment
-    data = data_lib.load(cfg.data.dataset, cfg.data.data_dir, **cfg.data.options)
-    data = data_lib.select_domain(data, cfg.data.domain)
+    data = data_lib.from_config(cfg.data)
     windows = split(data.interactions, cfg.windows)
     catalog = Catalog.from_interactions(data)
     for m in cfg.models:
@@ -219,12 +210,10 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
     tf.config.experimental.enable_op_determinism()
     text_vectors, text_info = None, None
     if any(uses_text(m) for m in cfg.models):
-        from tfrec_inc.text.features import item_text_vectors
+        from tfrec_inc.text.features import window_text_vectors
 
-        # PCA (if any) is fitted on the first training window's items only: no leakage.
-        first_items = catalog.items.lookup(windows[0].train["item_id"].unique())
-        text_vectors, text_info = item_text_vectors(
-            catalog.item_text, cfg.encoder, fit_rows=first_items, progress=not quiet)
+        text_vectors, text_info = window_text_vectors(catalog, windows[0].train, cfg.encoder,
+                                                      progress=not quiet)
         if not quiet:
             tqdm.write(f"item text vectors: {text_info['hits']} cached, {text_info['misses']} encoded "
                        f"({text_info['encoder']})")
@@ -303,15 +292,9 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
                     penalty = strategy.penalty(previous, model)
                     if penalty is not None:
                         model.penalties.append(penalty)
-                    enc = catalog.encode(update.data, row_history, model.history_length)
-                    train_ds = make_dataset(enc, model_cfg.batch_size, shuffle=True, seed=step_seed,
-                                            shuffle_buffer=model_cfg.shuffle_buffer)
-                    valid_ds = None
-                    if len(window.valid):
-                        valid_enc = catalog.encode(window.valid, row_history, model.history_length)
-                        valid_ds = make_dataset(valid_enc, model_cfg.batch_size)
-                    fitted = trainer.fit(model, train_ds, valid_ds, model_cfg, len(update.data),
-                                         progress=not quiet, desc=f"window {t}")
+                    fitted, train_ds = trainer.fit_frames(
+                        model, catalog, update.data, window.valid, row_history, model_cfg, step_seed,
+                        progress=not quiet, desc=f"window {t}")
                     after = time.perf_counter()
                     strategy.after_fit(model, train_ds)  # e.g. EWC's Fisher: part of the update cost
                     served, model, info = strategy.fuse(

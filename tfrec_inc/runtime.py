@@ -171,3 +171,29 @@ def _multi_worker() -> Runtime:
     is_chief = task_type == "chief" or (task_type == "worker" and index == 0 and "chief" not in cluster)
     return Runtime(strategy, "multi_worker", strategy.num_replicas_in_sync, is_chief,
                    f"{task_type}:{index}")
+
+
+def local_tf_configs(workers: int) -> list[str]:
+    """``TF_CONFIG`` values for a ``multi_worker`` cluster of local processes (tests, benchmarks).
+
+    Args:
+      workers: number of worker processes, each on a free port of 127.0.0.1.
+
+    Returns:
+      One JSON string per worker (task index = position); start each process with its own.
+
+    Example:
+      >>> configs = local_tf_configs(2)  # doctest: +SKIP
+      >>> subprocess.Popen(cmd, env={**os.environ, "TF_CONFIG": configs[1]})  # doctest: +SKIP
+    """
+    import socket
+
+    # Bind all sockets before closing any, so the ports differ from each other.
+    socks = [socket.socket() for _ in range(workers)]
+    for sock in socks:
+        sock.bind(("127.0.0.1", 0))
+    cluster = {"worker": [f"127.0.0.1:{sock.getsockname()[1]}" for sock in socks]}
+    for sock in socks:
+        sock.close()
+    return [json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
+            for i in range(workers)]

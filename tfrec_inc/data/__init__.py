@@ -59,7 +59,8 @@ _FILE_DATASETS = {
 
 DATASETS: tuple[str, ...] = ("synthetic", *_FILE_DATASETS)
 
-__all__ = ["DATASETS", "Interactions", "download_movielens", "find_dataset", "load"]
+__all__ = ["DATASETS", "Interactions", "download_movielens", "find_dataset", "from_config", "load",
+           "select_domain"]
 
 
 def find_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Path:
@@ -175,3 +176,13 @@ def select_domain(data: Interactions, domain: str | None) -> Interactions:
     items = data.items[data.items["item_id"].isin(inter["item_id"].unique())]
     users = None if data.users is None else data.users[data.users["user_id"].isin(inter["user_id"])]
     return Interactions.create(f"{data.name}:{domain}", inter, items, users)
+
+
+def from_config(cfg) -> Interactions:
+    """The dataset a `tfrec_inc.config.DataConfig` names: loaded, then cut to its ``domain``.
+
+    Example:
+      >>> data = from_config(DataConfig(dataset="synthetic", options={"domains": 2}, domain="B"))
+      ... # doctest: +SKIP
+    """
+    return select_domain(load(cfg.dataset, cfg.data_dir, **cfg.options), cfg.domain)

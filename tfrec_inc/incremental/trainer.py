@@ -87,3 +87,43 @@ def fit(
     seconds = time.perf_counter() - start
     epochs = len(history.history.get("loss", []))
     return FitResult(epochs=epochs, seconds=seconds, examples=epochs * num_examples)
+
+
+def fit_frames(
+    model: tf.keras.Model,
+    catalog,
+    train,
+    valid,
+    row_history,
+    cfg: ModelConfig,
+    seed: int,
+    progress: bool = True,
+    desc: str = "train",
+) -> tuple[FitResult, tf.data.Dataset]:
+    """`fit` on interaction frames: encodes them into shuffled / plain `tf.data` batches first.
+
+    Args:
+      model: a compiled TFRS model.
+      catalog: the dataset's `tfrec_inc.data.catalog.Catalog`.
+      train: training interactions (``user_id``, ``item_id``, ``timestamp``, ...).
+      valid: validation interactions (early stopping), or None / empty for none.
+      row_history: per-row item history for history-pooling towers, or None.
+      cfg: the model config (batch size, shuffle buffer, epochs, patience).
+      seed: the shuffling seed.
+      progress, desc: as for `fit`.
+
+    Returns:
+      ``(FitResult, training dataset)``: the dataset for follow-up passes (e.g. EWC's Fisher).
+
+    Example:
+      >>> fitted, ds = fit_frames(model, catalog, window.train, window.valid, None, cfg, seed=0)
+      ... # doctest: +SKIP
+    """
+    from tfrec_inc.data.windows import make_dataset
+
+    enc = catalog.encode(train, row_history, model.history_length)
+    train_ds = make_dataset(enc, cfg.batch_size, shuffle=True, seed=seed, shuffle_buffer=cfg.shuffle_buffer)
+    valid_ds = None
+    if valid is not None and len(valid):
+        valid_ds = make_dataset(catalog.encode(valid, row_history, model.history_length), cfg.batch_size)
+    return fit(model, train_ds, valid_ds, cfg, len(train), progress=progress, desc=desc), train_ds

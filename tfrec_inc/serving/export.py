@@ -39,7 +39,9 @@ import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
 from tfrec_inc.data.catalog import Catalog
+from tfrec_inc.data.history import last_items
 from tfrec_inc.errors import TfrecIncError
+from tfrec_inc.models.persist import VOCAB_FILE, WEIGHTS_FILE
 
 INDEXES = ("brute_force", "scann")
 # Recent items one query may pass; older ones beyond this are neither pooled nor excluded.
@@ -101,11 +103,12 @@ class KnownInteractions:
         seen = np.array([i for row in lists for i in row], dtype=object)
         history = np.full((len(users), history_length), "", dtype=object)
         if history_length:
-            tails = frame.groupby("user_id", sort=False)["item_id"].agg(
-                lambda s: s.tolist()[-history_length:]).reindex(users)
-            for r, tail in enumerate(tails):
-                if tail:
-                    history[r, history_length - len(tail):] = tail
+            # The tails `last_items` picks for the models, on codes (0 = padding, as there).
+            item_codes, item_ids = pd.factorize(frame["item_id"])
+            user_codes = pd.Index(users).get_indexer(frame["user_id"])
+            tails = last_items(user_codes, item_codes + 1, frame["timestamp"].to_numpy(),
+                               np.arange(len(users)), history_length)
+            history = np.concatenate([[""], np.asarray(item_ids, dtype=object)])[tails]
         return cls(np.asarray(users, dtype=object), splits, seen, history)
 
 
@@ -371,7 +374,7 @@ def saved_models(results_dir: str | Path) -> list[tuple[str, str, int]]:
     for job in sorted(root.iterdir()):
         parts = job.name.rsplit("__", 2)
         if (len(parts) == 3 and parts[2].startswith("seed") and parts[2][4:].isdigit()
-                and (job / "weights.npz").is_file() and (job / "vocab.json").is_file()):
+                and (job / WEIGHTS_FILE).is_file() and (job / VOCAB_FILE).is_file()):
             jobs.append((parts[0], parts[1], int(parts[2][4:])))
     return jobs
 
@@ -396,7 +399,7 @@ def load_trained(results_dir: str | Path, model: str | None = None, strategy: st
     from tfrec_inc.data.windows import split
     from tfrec_inc.evaluation.protocol import candidate_items
     from tfrec_inc.models.factory import build, uses_text
-    from tfrec_inc.models.vocab import Vocabulary, ensure_built
+    from tfrec_inc.models.persist import load_model
 
     root = Path(results_dir)
     if not (root / "config.yaml").is_file():
@@ -427,27 +430,20 @@ def load_trained(results_dir: str | Path, model: str | None = None, strategy: st
                           "model is saved; export another strategy")
 
     # Exactly as `experiment.run` builds it: same data, windows, catalog and text vectors.
-    data = data_lib.load(cfg.data.dataset, cfg.data.data_dir, **cfg.data.options)
-    data = data_lib.select_domain(data, cfg.data.domain)
+    data = data_lib.from_config(cfg.data)
     windows = split(data.interactions, cfg.windows)
     catalog = Catalog.from_interactions(data)
     text_vectors = None
     if model_cfg.type != "popularity" and uses_text(model_cfg):
-        from tfrec_inc.text.features import item_text_vectors
+        from tfrec_inc.text.features import window_text_vectors
 
-        first_items = catalog.items.lookup(windows[0].train["item_id"].unique())
-        text_vectors, _ = item_text_vectors(catalog.item_text, cfg.encoder, fit_rows=first_items)
+        text_vectors, _ = window_text_vectors(catalog, windows[0].train, cfg.encoder)
     job = root / "models" / f"{label}__{strategy_name}__seed{seed_value}"
-    ids = json.loads((job / "vocab.json").read_text())
-    built = build(model_cfg, catalog, windows[0].train, text_vectors, cfg.encoder,
-                  (Vocabulary(ids["users"]), Vocabulary(ids["items"])))
-    ensure_built(built)
-    with np.load(job / "weights.npz") as saved:
-        if len(saved.files) != len(built.weights):
-            raise ExportError(f"{job}: {len(saved.files)} saved weights for a model with "
-                              f"{len(built.weights)}; was config.yaml edited after the run?")
-        for i, w in enumerate(built.weights):
-            w.assign(saved[f"arr_{i}"])
+    try:
+        built = load_model(job, lambda vocabs: build(model_cfg, catalog, windows[0].train, text_vectors,
+                                                     cfg.encoder, vocabs))
+    except ValueError as exc:
+        raise ExportError(f"{exc}; was config.yaml edited after the run?") from None
     last = windows[-1]
     known = pd.concat([last.history, last.test])[["user_id", "item_id", "timestamp"]]
     return Trained(built, catalog, label, strategy_name, seed_value,

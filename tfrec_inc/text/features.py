@@ -105,6 +105,29 @@ def item_text_vectors(
     return table, info
 
 
+def window_text_vectors(catalog, first_train, cfg: EncoderConfig,
+                        progress: bool = False) -> tuple[np.ndarray, dict]:
+    """`item_text_vectors` of a catalog's items, any PCA fitted on the first window's items.
+
+    Fitting on the first training window only keeps later items out of the features (no
+    leakage); every study and export builds its text vectors this way.
+
+    Args:
+      catalog: the dataset's `tfrec_inc.data.catalog.Catalog`.
+      first_train: the first window's training interactions.
+      cfg: the encoder config.
+      progress: show a tqdm bar while encoding.
+
+    Returns:
+      ``(table, info)`` as `item_text_vectors`.
+
+    Example:
+      >>> vectors, info = window_text_vectors(catalog, windows[0].train, cfg.encoder)  # doctest: +SKIP
+    """
+    first_items = catalog.items.lookup(first_train["item_id"].unique())
+    return item_text_vectors(catalog.item_text, cfg, fit_rows=first_items, progress=progress)
+
+
 def _indices(rows: np.ndarray | Sequence[int], n: int, name: str) -> np.ndarray:
     rows = np.asarray(rows)
     if rows.dtype == bool:

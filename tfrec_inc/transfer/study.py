@@ -22,7 +22,7 @@ from tfrec_inc import data as data_lib
 from tfrec_inc.config import ExperimentConfig
 from tfrec_inc.data.catalog import Catalog
 from tfrec_inc.data.history import previous_items
-from tfrec_inc.data.windows import make_dataset, split
+from tfrec_inc.data.windows import split
 from tfrec_inc.evaluation import protocol
 from tfrec_inc.incremental import trainer
 from tfrec_inc.models.factory import build, optimizer, uses_text
@@ -36,15 +36,6 @@ def _history(catalog: Catalog, inter: pd.DataFrame, length: int) -> np.ndarray |
         return None
     return previous_items(catalog.users.lookup(inter["user_id"]), catalog.items.lookup(inter["item_id"]),
                           inter["timestamp"].to_numpy(), length)
-
-
-def _fit(model, cfg, catalog, train, valid, history, seed, quiet, desc):
-    enc = catalog.encode(train, history, model.history_length)
-    ds = make_dataset(enc, cfg.batch_size, shuffle=True, seed=seed, shuffle_buffer=cfg.shuffle_buffer)
-    valid_ds = None
-    if len(valid):
-        valid_ds = make_dataset(catalog.encode(valid, history, model.history_length), cfg.batch_size)
-    return trainer.fit(model, ds, valid_ds, cfg, len(train), progress=not quiet, desc=desc)
 
 
 def run_transfer(cfg: ExperimentConfig, data, windows, catalog: Catalog, text_vectors,
@@ -61,15 +52,14 @@ def run_transfer(cfg: ExperimentConfig, data, windows, catalog: Catalog, text_ve
       ``(records, per_user_rows)`` in the long format.
     """
     src_cfg = cfg.transfer.source
-    source = data_lib.select_domain(
-        data_lib.load(src_cfg.dataset, src_cfg.data_dir, **src_cfg.options), src_cfg.domain)
+    source = data_lib.from_config(src_cfg)
     s_windows = split(source.interactions, cfg.windows)
     s_catalog = Catalog.from_interactions(source)
     s_vectors = None
     if any(uses_text(m) for m in cfg.models):
-        from tfrec_inc.text.features import item_text_vectors
+        from tfrec_inc.text.features import window_text_vectors
 
-        s_vectors, _ = item_text_vectors(s_catalog.item_text, cfg.encoder, progress=not quiet)
+        s_vectors, _ = window_text_vectors(s_catalog, s_windows[0].train, cfg.encoder, progress=not quiet)
     length = max((m.history_length for m in cfg.models if m.user_history != "none"), default=0)
     s_history = _history(s_catalog, source.interactions, length)
     s_last, last = s_windows[-1], windows[-1]
@@ -105,8 +95,8 @@ def run_transfer(cfg: ExperimentConfig, data, windows, catalog: Catalog, text_ve
         if model_cfg.type == "retrieval":
             tf.keras.utils.set_random_seed(seed)
             source_model = build(model_cfg, s_catalog, s_train, s_vectors, cfg.encoder)
-            _fit(source_model, model_cfg, s_catalog, s_train, s_last.valid, s_history, seed, quiet,
-                 "source")
+            trainer.fit_frames(source_model, s_catalog, s_train, s_last.valid, s_history, model_cfg, seed,
+                               progress=not quiet, desc="source")
             # Zero-shot: no target ids at all, so only the content paths score.
             zero_shot = target_model(t_train, (Vocabulary(), Vocabulary()))
             copy_content(source_model, zero_shot)
@@ -134,8 +124,8 @@ def run_transfer(cfg: ExperimentConfig, data, windows, catalog: Catalog, text_ve
                 if mode == "freeze_text":
                     freeze_text(model)
                     model.compile(optimizer(model_cfg))  # Keras reads `trainable` at compile
-                fitted = _fit(model, model_cfg, catalog, subset, last.valid, row_history, step_seed,
-                              quiet, f"{mode} {percent}%")
+                fitted, _ = trainer.fit_frames(model, catalog, subset, last.valid, row_history, model_cfg,
+                                               step_seed, progress=not quiet, desc=f"{mode} {percent}%")
                 trained[mode] = (model, fitted)
                 if mode in modes:
                     emit(mode, percent, model, cost(fitted))

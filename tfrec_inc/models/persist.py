@@ -1,0 +1,61 @@
+"""A trained model on disk: its id vocabularies (``vocab.json``) and weights (``weights.npz``).
+
+The architecture is not stored: it is rebuilt from the run's config (`models.factory.build`)
+with the saved vocabularies, and the weights are assigned in ``model.weights`` order. Used by
+the run's checkpoints, the final models a results folder keeps, and serving exports.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from tfrec_inc.models.vocab import Vocabulary, ensure_built
+
+VOCAB_FILE = "vocab.json"
+WEIGHTS_FILE = "weights.npz"
+
+
+def save_model(model, folder: str | Path) -> None:
+    """Writes ``model``'s vocabularies and weights into ``folder`` (which must exist).
+
+    Example:
+      >>> save_model(model, step_dir)  # doctest: +SKIP
+    """
+    folder = Path(folder)
+    (folder / VOCAB_FILE).write_text(json.dumps(
+        {"users": model.user_vocab.ids, "items": model.item_vocab.ids}))
+    np.savez(folder / WEIGHTS_FILE, *[w.numpy() for w in model.weights])
+
+
+def load_model(folder: str | Path, rebuild: Callable[[tuple[Vocabulary, Vocabulary]], object]):
+    """Rebuilds the model saved in ``folder``.
+
+    Args:
+      folder: holds ``vocab.json`` and ``weights.npz`` (see `save_model`).
+      rebuild: ``rebuild((user_vocab, item_vocab)) -> untrained model`` of the saved
+        architecture.
+
+    Returns:
+      The model with the saved weights.
+
+    Raises:
+      ValueError: the saved weights do not fit the rebuilt architecture.
+
+    Example:
+      >>> model = load_model(step_dir, lambda v: build(cfg, catalog, train, vocabs=v))  # doctest: +SKIP
+    """
+    folder = Path(folder)
+    ids = json.loads((folder / VOCAB_FILE).read_text())
+    model = rebuild((Vocabulary(ids["users"]), Vocabulary(ids["items"])))
+    ensure_built(model)
+    with np.load(folder / WEIGHTS_FILE) as saved:
+        if len(saved.files) != len(model.weights):
+            raise ValueError(f"{folder}: {len(saved.files)} saved weights for a model with "
+                             f"{len(model.weights)}")
+        for i, w in enumerate(model.weights):
+            w.assign(saved[f"arr_{i}"])
+    return model
