@@ -566,12 +566,13 @@ def _check_values(cfg: ExperimentConfig) -> None:
         raise ConfigError("seeds: give at least one seed")
     _choice(cfg.data.dataset, DATASETS, "data.dataset")
     tr = cfg.transfer
+    # Mode names are checked even without a source: a typo must not wait for the study.
+    for i, mode in enumerate(tr.modes):
+        _choice(mode, TRANSFER_MODES, f"transfer.modes[{i}]")
     if tr.source is not None:
         _choice(tr.source.dataset, DATASETS, "transfer.source.dataset")
         if not tr.fractions or any(not 0 < f <= 1 for f in tr.fractions):
             raise ConfigError("transfer.fractions: give shares in (0, 1]")
-        for i, mode in enumerate(tr.modes):
-            _choice(mode, TRANSFER_MODES, f"transfer.modes[{i}]")
         if cfg.encoder.pca_dim is not None:
             raise ConfigError("encoder.pca_dim: not with transfer (source and target PCA would differ)")
         for i, m in enumerate(cfg.models):
