@@ -16,10 +16,10 @@ from collections.abc import Callable
 
 import tensorflow as tf
 
-from tfrec_inc.models.vocab import ensure_built
+from tfrec_inc.models.base import TwoTower
 
 
-def towers_of(model) -> tuple[tf.keras.Model, tf.keras.Model]:
+def towers_of(model: TwoTower) -> tuple[tf.keras.Model, tf.keras.Model]:
     """``(user_tower, item_tower)`` of a two-tower model.
 
     Raises:
@@ -34,23 +34,21 @@ def towers_of(model) -> tuple[tf.keras.Model, tf.keras.Model]:
     return towers
 
 
-def copy_model(model, rebuild: Callable[[], object]):
+def copy_model(model: TwoTower, rebuild: Callable[[], TwoTower]) -> TwoTower:
     """A new model of the same architecture with ``model``'s weights (vocabularies kept).
 
     Args:
       model: the trained model.
-      rebuild: returns an untrained model of the same architecture and vocabularies
-        (e.g. ``lambda: build(cfg, catalog, train, vectors, encoder, (m.user_vocab, m.item_vocab))``).
+      rebuild: returns an untrained, built model of the same architecture and vocabularies
+        (e.g. ``lambda: build(cfg, prepared, train, (m.user_vocab, m.item_vocab))``).
 
     Returns:
       The copy, built and compiled as ``rebuild`` left it.
 
     Example:
-      >>> twin = copy_model(model, lambda: build(cfg, catalog, train, vocabs=vocabs))  # doctest: +SKIP
+      >>> twin = copy_model(model, lambda: build(cfg, prepared, train, vocabs))  # doctest: +SKIP
     """
     twin = rebuild()
-    ensure_built(model)
-    ensure_built(twin)
     if len(twin.weights) != len(model.weights):
         raise ValueError(f"copy_model: {len(model.weights)} weights vs {len(twin.weights)} in the copy")
     for source, target in zip(model.weights, twin.weights, strict=True):

@@ -32,7 +32,7 @@ import tensorflow_model_optimization as tfmot
 from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper import PruneLowMagnitude
 
 from tfrec_inc.compression.layers import projections, replace_projection, towers_of
-from tfrec_inc.models.vocab import ensure_built
+from tfrec_inc.models.weights import build_weights
 
 
 def polynomial_schedule(final_sparsity: float, steps: int) -> tfmot.sparsity.keras.PolynomialDecay:
@@ -135,7 +135,7 @@ def prune(model, final_sparsity: float, steps: int) -> list[PruneLowMagnitude]:
         # A shared text projection is one wrapper called twice per batch (items and user
         # history), and a wrapper counts its calls: its schedule then runs twice as fast.
         replace_projection(towers, layer, wrap(layer))
-    ensure_built(model)  # the wrappers create their masks now: the callback reads them at train begin
+    build_weights(model)  # the new wrappers create their masks now: the callback reads them at train begin
     return wrappers
 
 

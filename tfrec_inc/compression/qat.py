@@ -38,7 +38,7 @@ import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 
 from tfrec_inc.compression.layers import projections, replace_projection, towers_of
-from tfrec_inc.models.vocab import ensure_built
+from tfrec_inc.models.weights import build_weights
 
 
 class AnyRank(tf.keras.layers.Layer):
@@ -149,5 +149,5 @@ def make_quantization_aware(model) -> list[str]:
             dense = tower.mlp.layers
             tower.mlp = quantized(dense, dense[0].kernel.shape[0], f"qat_{tower.name}_mlp")
             done.append(f"{tower.name}/mlp")
-    ensure_built(model)
+    build_weights(model)  # the new quantize wrappers create their variables now
     return done

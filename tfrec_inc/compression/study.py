@@ -24,99 +24,96 @@ from __future__ import annotations
 
 import zlib
 
-import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
 from tfrec_inc import config as config_lib
 from tfrec_inc.compression.latency import single_query_latency
 from tfrec_inc.compression.size import blobs_size, constant_bytes, saved_model_size
-from tfrec_inc.compression.variants import FineTuneData, compress
-from tfrec_inc.config import ExperimentConfig
-from tfrec_inc.data.catalog import Catalog
+from tfrec_inc.compression.variants import Compressed, FineTuneData, compress
+from tfrec_inc.config import ExperimentConfig, ModelConfig
 from tfrec_inc.data.windows import make_dataset
 from tfrec_inc.evaluation import protocol
-from tfrec_inc.incremental import trainer
+from tfrec_inc.models import training
 from tfrec_inc.models.factory import build
+from tfrec_inc.prepare import Prepared
+from tfrec_inc.results import JobKey, Record, ResultsStore, StudyOutput, record
 
 
-def _record(metric: str, value: float) -> dict:
-    return {"group": "all", "metric": metric, "k": None, "value": float(value)}
-
-
-def run_compression(cfg: ExperimentConfig, windows, catalog: Catalog, text_vectors: np.ndarray | None,
-                    row_history: np.ndarray | None, quiet: bool) -> tuple[list[dict], list[dict]]:
-    """Runs the compression study of ``cfg`` (``compression.variants`` set).
+def run(cfg: ExperimentConfig, prepared: Prepared, store: ResultsStore, quiet: bool) -> StudyOutput:
+    """Runs the compression study of ``cfg`` (``study: compression``).
 
     Args:
       cfg: the experiment config.
-      windows, catalog, text_vectors, row_history: as `tfrec_inc.experiment.run` prepared them.
+      prepared: the domain.
+      store: the run's results folder (unused: jobs are not checkpointed).
       quiet: no progress bars.
 
     Returns:
-      ``(records, per_user_rows)`` in the long format.
-
-    Example:
-      >>> records, per_user = run_compression(cfg, windows, catalog, vectors, history, True)
-      ... # doctest: +SKIP
+      The records and per-user rows.
     """
-    comp = cfg.compression
-    last = windows[-1]
-    train = last.history.drop(index=last.valid.index)
-    candidates = protocol.candidate_items(catalog, last)
-    records: list[dict] = []
-    per_user: list[dict] = []
+    out = StudyOutput()
     jobs = [(m, seed) for m in cfg.models for seed in cfg.seeds]
-    bar = tqdm(total=len(jobs) * len(comp.variants), desc=cfg.experiment, unit="variant", disable=quiet)
+    bar = tqdm(total=len(jobs) * len(cfg.compression.variants), desc=cfg.experiment, unit="variant",
+               disable=quiet)
     for model_cfg, seed in jobs:
-        label = config_lib.model_label(model_cfg)
-        tf.keras.utils.set_random_seed(seed)
-        model = build(model_cfg, catalog, train, text_vectors, cfg.encoder)
-        length = model.history_length
-        data = FineTuneData.from_frame(catalog, train, row_history, length, model_cfg, seed,
-                                       comp.calibration_examples)
-        valid_ds = None
-        if len(last.valid):
-            valid_ds = make_dataset(catalog.encode(last.valid, row_history, length), model_cfg.batch_size)
-        fitted = trainer.fit(model, data.dataset(), valid_ds, model_cfg, len(train), progress=not quiet,
-                             desc=f"{label} seed {seed}")
-        # Requests as they would arrive: test-slice users with the history they had then.
-        asked = last.test.sample(n=min(comp.latency_queries, len(last.test)), random_state=seed)
-        enc = catalog.encode(asked, row_history, length)
-        names = ["user", "history"] if length else ["user"]
-        queries = [{name: enc[name][i : i + 1] for name in names} for i in range(len(asked))]
-
-        def clone(model_cfg=model_cfg, model=model):
-            return build(model_cfg, catalog, train, text_vectors, cfg.encoder,
-                         (model.user_vocab, model.item_vocab))
-
-        for variant in comp.variants:
-            bar.set_postfix_str(f"{label} seed {seed}: {variant}")
-            # A seed per (seed, variant name): the list's order does not change any variant.
-            tf.keras.utils.set_random_seed(seed * 1000 + zlib.crc32(variant.encode()) % 1000)
-            out = compress(variant, model, clone, data, model_cfg, comp, export=True, progress=not quiet)
-            base = dict(experiment=cfg.experiment, dataset=cfg.data.dataset, model=label, strategy=variant,
-                        seed=seed, window=last.index)
-            users: list[dict] = []
-            found = protocol.evaluate_retrieval(out.served, catalog, last, cfg.evaluation, per_user=users)
-            size = blobs_size(out.tflite.flatbuffers)
-            index = sum(constant_bytes(b).get(dtype, 0) for b in out.tflite.flatbuffers
-                        for dtype in ("int64", "int32"))
-            extra = [_record("size_bytes", size.raw), _record("size_gzip_bytes", size.gzip),
-                     _record("size_index_bytes", index), _record("compress_seconds", out.seconds)]
-            if variant == "fp32":
-                extra.append(_record("train_seconds", fitted.seconds))
-            if out.keras is not None:
-                saved = saved_model_size(out.keras)
-                extra += [_record("savedmodel_bytes", saved.raw),
-                          _record("savedmodel_gzip_bytes", saved.gzip)]
-            if out.sparsity is not None:
-                extra.append(_record("sparsity", out.sparsity))
-            item_vectors = out.tflite.item_tower({"item": candidates})
-            latency = single_query_latency(out.tflite.user_tower, item_vectors, queries)
-            extra += [_record(name, value) for name, value in latency.items()]
-            records.extend({**base, **r} for r in [*extra, *found])
-            per_user.extend({**base, "group": "all", **u} for u in users)
-            bar.update(1)
+        _job(cfg, prepared, model_cfg, seed, out, bar, quiet)
     bar.close()
-    return records, per_user
+    return out
+
+
+def _job(cfg: ExperimentConfig, prepared: Prepared, model_cfg: ModelConfig, seed: int, out: StudyOutput,
+         bar: tqdm, quiet: bool) -> None:
+    """Trains one (model, seed) base model, then makes and scores every variant of it."""
+    comp, catalog, history = cfg.compression, prepared.catalog, prepared.row_history
+    last, train = prepared.windows[-1], prepared.train_before_valid()
+    label = config_lib.model_label(model_cfg)
+    tf.keras.utils.set_random_seed(seed)
+    model = build(model_cfg, prepared, train)
+    length = model.history_length
+    data = FineTuneData.from_frame(catalog, train, history, length, model_cfg, seed,
+                                   comp.calibration_examples)
+    valid_ds = None
+    if len(last.valid):
+        valid_ds = make_dataset(catalog.encode(last.valid, history, length), model_cfg.batch_size)
+    fitted = training.fit(model, data.dataset(), valid_ds, model_cfg, len(train), progress=not quiet,
+                          desc=f"{label} seed {seed}")
+    # Requests as they would arrive: test-slice users with the history they had then.
+    asked = last.test.sample(n=min(comp.latency_queries, len(last.test)), random_state=seed)
+    enc = catalog.encode(asked, history, length)
+    names = ["user", "history"] if length else ["user"]
+    queries = [{name: enc[name][i : i + 1] for name in names} for i in range(len(asked))]
+    candidates = protocol.candidate_items(catalog, last)
+    for variant in comp.variants:
+        bar.set_postfix_str(f"{label} seed {seed}: {variant}")
+        # A seed per (seed, variant name): the list's order does not change any variant.
+        tf.keras.utils.set_random_seed(seed * 1000 + zlib.crc32(variant.encode()) % 1000)
+        compressed = compress(variant, model, lambda: build(model_cfg, prepared, train,
+                                                            (model.user_vocab, model.item_vocab)),
+                              data, model_cfg, comp, export=True, progress=not quiet)
+        base = JobKey(label, variant, seed).columns(cfg, last.index)
+        users: list[Record] = []
+        found = protocol.evaluate_retrieval(compressed.served, catalog, last, cfg.evaluation, per_user=users)
+        extra = _sizes(compressed, fitted.seconds if variant == "fp32" else None)
+        item_vectors = compressed.tflite.item_tower({"item": candidates})
+        latency = single_query_latency(compressed.tflite.user_tower, item_vectors, queries)
+        extra += [record(name, value) for name, value in latency.items()]
+        out.extend([{**base, **r} for r in [*extra, *found]], [{**base, "group": "all", **u} for u in users])
+        bar.update(1)
+
+
+def _sizes(compressed: Compressed, train_seconds: float | None) -> list[Record]:
+    """A variant's records besides quality: sizes, compression (and base training) time, sparsity."""
+    size = blobs_size(compressed.tflite.flatbuffers)
+    index = sum(constant_bytes(b).get(dtype, 0) for b in compressed.tflite.flatbuffers
+                for dtype in ("int64", "int32"))
+    extra = [record("size_bytes", size.raw), record("size_gzip_bytes", size.gzip),
+             record("size_index_bytes", index), record("compress_seconds", compressed.seconds)]
+    if train_seconds is not None:
+        extra.append(record("train_seconds", train_seconds))
+    if compressed.keras is not None:
+        saved = saved_model_size(compressed.keras)
+        extra += [record("savedmodel_bytes", saved.raw), record("savedmodel_gzip_bytes", saved.gzip)]
+    if compressed.sparsity is not None:
+        extra.append(record("sparsity", compressed.sparsity))
+    return extra

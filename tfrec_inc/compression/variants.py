@@ -33,8 +33,9 @@ from tfrec_inc.compression.tflite import TFLiteModel
 from tfrec_inc.config import CompressionConfig, ModelConfig
 from tfrec_inc.data.catalog import Catalog
 from tfrec_inc.data.windows import make_dataset
-from tfrec_inc.incremental import trainer
+from tfrec_inc.models import training
 from tfrec_inc.models.factory import optimizer
+from tfrec_inc.results import record
 
 TFLITE_MODES = {"tflite_dynamic": "dynamic", "tflite_float16": "float16", "tflite_int8": "int8"}
 
@@ -132,7 +133,7 @@ def _finetune(twin, data: FineTuneData, model_cfg: ModelConfig, cfg: Compression
     tuned = dataclasses.replace(model_cfg, epochs=cfg.finetune_epochs, patience=0,
                                 learning_rate=cfg.finetune_learning_rate or model_cfg.learning_rate)
     twin.compile(optimizer(tuned))  # fresh optimizer: the new layers' variables are its slots' keys
-    trainer.fit(twin, data.dataset(), None, tuned, data.examples, progress=progress, desc=desc,
+    training.fit(twin, data.dataset(), None, tuned, data.examples, progress=progress, desc=desc,
                 callbacks=callbacks)
 
 
@@ -227,7 +228,7 @@ def after_update(cfg: CompressionConfig, model, catalog: Catalog, frame: pd.Data
                                    cfg.calibration_examples)
     out = compress(cfg.after_update, model, lambda: build((model.user_vocab, model.item_vocab)), data,
                    model_cfg, cfg, export=False, progress=progress)
-    records = [{"group": "all", "metric": "compress_seconds", "k": None, "value": float(out.seconds)}]
+    records = [record("compress_seconds", out.seconds)]
     if out.sparsity is not None:
-        records.append({"group": "all", "metric": "sparsity", "k": None, "value": float(out.sparsity)})
+        records.append(record("sparsity", out.sparsity))
     return out.served, records

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from tfrec_inc.data.interactions import Interactions
-from tfrec_inc.models.vocab import Vocabulary
+from tfrec_inc.data.vocab import Vocabulary
 
 
 @dataclasses.dataclass(frozen=True)

@@ -163,3 +163,15 @@ def make_dataset(
         return {name: tf.gather(t, index) for name, t in tensors.items()}
 
     return ds.batch(batch_size).map(gather).prefetch(tf.data.AUTOTUNE)
+
+
+def recent_fraction(train: pd.DataFrame, fraction: float) -> pd.DataFrame:
+    """The most recent ``fraction`` of a time-sorted training frame (at least one row).
+
+    Example:
+      >>> frame = pd.DataFrame({"timestamp": range(10)})
+      >>> recent_fraction(frame, 0.25)["timestamp"].tolist()
+      [7, 8, 9]
+    """
+    n = max(1, int(round(len(train) * fraction)))
+    return train.iloc[len(train) - n :]

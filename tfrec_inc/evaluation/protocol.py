@@ -40,7 +40,7 @@ def candidate_items(catalog: Catalog, window: Window) -> np.ndarray:
     return np.unique(catalog.items.lookup(ids))
 
 
-def _embed_items(tower: tf.keras.Model, index: np.ndarray, batch: int = 8192) -> tf.Tensor:
+def embed_items(tower: tf.keras.Model, index: np.ndarray, batch: int = 8192) -> tf.Tensor:
     parts = [tower({"item": index[i : i + batch]}) for i in range(0, len(index), batch)]
     return tf.concat(parts, axis=0)
 
@@ -68,7 +68,7 @@ def rank_items(
     Returns:
       int64 [len(users), k].
     """
-    item_vectors = _embed_items(model.item_tower, candidates)
+    item_vectors = embed_items(model.item_tower, candidates)
     column = np.full(int(candidates.max(initial=0)) + 1, -1, dtype=np.int64)
     column[candidates] = np.arange(len(candidates))
     if seen is not None and len(seen):

@@ -13,16 +13,25 @@ and this window's train slice.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 import tensorflow as tf
 
 from tfrec_inc.config import IncrementalConfig
+from tfrec_inc.data.vocab import Vocabulary
 from tfrec_inc.data.windows import Window
+from tfrec_inc.models.base import TwoTower
+from tfrec_inc.models.fusion import average, score_scale, tuned_ensemble
+from tfrec_inc.models.retrieval import RetrievalModel
 from tfrec_inc.runtime import replica_share
+
+Penalty = Callable[[dict, dict], tf.Tensor]
+Tune = Callable[[TwoTower], float]
+Rebuild = Callable[[tuple[Vocabulary, Vocabulary]], TwoTower]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,23 +62,36 @@ def new_data(windows: Sequence[Window], t: int) -> pd.DataFrame:
     return current.drop(index=seen)
 
 
-class Strategy:
-    """Interface shared by all strategies."""
+class Strategy(abc.ABC):
+    """Interface shared by all strategies.
+
+    Subclasses implement `update`; the other methods have neutral defaults. A strategy
+    with state that must survive ``--resume`` returns it from `state` and reads it back
+    in `restore` (the incremental study checkpoints it with every step).
+    """
 
     name = ""
 
+    @abc.abstractmethod
     def update(self, windows: Sequence[Window], t: int) -> Update | None:
         """What to train on at window ``t`` (None: keep the model unchanged)."""
-        raise NotImplementedError
 
-    def penalty(self, previous, model):
+    def penalty(self, previous: TwoTower | None, model: TwoTower) -> Penalty | None:
         """An extra loss term ``(features, outputs) -> scalar`` for ``model``, or None."""
         return None
 
-    def after_fit(self, model, data: tf.data.Dataset) -> None:
+    def after_fit(self, model: TwoTower, data: tf.data.Dataset) -> None:
         """Called after each update (e.g. to estimate a Fisher diagonal)."""
 
-    def fuse(self, previous, model, tune, build):
+    def state(self) -> dict[str, np.ndarray]:
+        """What a checkpoint must keep to resume this strategy (default: nothing)."""
+        return {}
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        """Reads back what `state` returned (called when a run resumes)."""
+
+    def fuse(self, previous: TwoTower | None, model: TwoTower, tune: Tune,
+             build: Rebuild) -> tuple[TwoTower, TwoTower, dict[str, float]]:
         """The model to serve after an update, and the one to carry to the next update.
 
         Args:
@@ -291,10 +313,8 @@ class FusionScore(FineTune):
         self.weight = weight
 
     def fuse(self, previous, model, tune, build):
-        if previous is None or not hasattr(model, "task"):
+        if previous is None or not isinstance(model, RetrievalModel):
             return model, model, {}
-        from tfrec_inc.transfer.fusion import score_scale, tuned_ensemble
-
         users = np.arange(1, min(len(model.user_vocab), 200))
         items = np.arange(1, min(len(model.item_vocab), 500))
         scales = [score_scale(previous, users, items), score_scale(model, users, items)]
@@ -321,25 +341,30 @@ class FusionWeights(FineTune):
     def fuse(self, previous, model, tune, build):
         if previous is None:
             return model, model, {}
-        from tfrec_inc.transfer.fusion import average
-
         fused = average(previous, model, self.alpha, build)
         return fused, fused, {"fusion_weight": self.alpha}
 
 
+# name -> (settings, run seed) -> strategy. `tfrec_inc.config.STRATEGIES` lists the same
+# names (the config layer cannot import this one); a test keeps the two equal.
+REGISTRY: dict[str, Callable[[IncrementalConfig, int], Strategy]] = {
+    "static": lambda cfg, seed: Static(),
+    "full_retrain": lambda cfg, seed: FullRetrain(),
+    "sliding_retrain": lambda cfg, seed: SlidingRetrain(cfg.sliding_windows),
+    "fine_tune": lambda cfg, seed: FineTune(),
+    "replay": lambda cfg, seed: Replay(cfg.replay_size, cfg.replay_ratio, seed),
+    "distill": lambda cfg, seed: Distill(cfg.distill_weight, cfg.distill_temperature),
+    "ewc": lambda cfg, seed: EWC(cfg.ewc_weight, cfg.ewc_mode, cfg.ewc_batches),
+    "fusion_score": lambda cfg, seed: FusionScore(cfg.fusion_score_weight),
+    "fusion_weights": lambda cfg, seed: FusionWeights(cfg.fusion_alpha),
+}
+
+
 def get(name: str, cfg: IncrementalConfig | None = None, seed: int = 0) -> Strategy:
-    """The strategy called ``name`` (names as in `tfrec_inc.config.STRATEGIES`)."""
-    cfg = cfg or IncrementalConfig()
-    if name == "sliding_retrain":
-        return SlidingRetrain(cfg.sliding_windows)
-    if name == "replay":
-        return Replay(cfg.replay_size, cfg.replay_ratio, seed)
-    if name == "distill":
-        return Distill(cfg.distill_weight, cfg.distill_temperature)
-    if name == "ewc":
-        return EWC(cfg.ewc_weight, cfg.ewc_mode, cfg.ewc_batches)
-    if name == "fusion_score":
-        return FusionScore(cfg.fusion_score_weight)
-    if name == "fusion_weights":
-        return FusionWeights(cfg.fusion_alpha)
-    return {"static": Static, "full_retrain": FullRetrain, "fine_tune": FineTune}[name]()
+    """The strategy called ``name`` with its settings from ``cfg``.
+
+    Example:
+      >>> get("sliding_retrain", IncrementalConfig(sliding_windows=3)).size
+      3
+    """
+    return REGISTRY[name](cfg or IncrementalConfig(), seed)

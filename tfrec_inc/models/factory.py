@@ -1,4 +1,9 @@
-"""Model construction from a `ModelConfig`."""
+"""Model construction from a `ModelConfig` on a `Prepared` domain: the one model builder.
+
+Every study, the checkpoint store and the serving export build models here, so a model
+rebuilt from disk has exactly the architecture it was trained with. Models come back
+*built* (their variables exist) and compiled.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,14 @@ import tensorflow as tf
 
 from tfrec_inc.config import EncoderConfig, ModelConfig
 from tfrec_inc.data.catalog import Catalog
+from tfrec_inc.data.vocab import Vocabulary
+from tfrec_inc.models.base import TwoTower
 from tfrec_inc.models.popularity import PopularityModel
 from tfrec_inc.models.ranking import RankingModel
 from tfrec_inc.models.retrieval import RetrievalModel
 from tfrec_inc.models.towers import EncodedText, HistoryPooling, item_tower, user_tower
-from tfrec_inc.models.vocab import Vocabulary
+from tfrec_inc.models.weights import build_weights
+from tfrec_inc.prepare import Prepared, uses_text
 
 
 def optimizer(cfg: ModelConfig) -> tf.keras.optimizers.Optimizer:
@@ -25,39 +33,47 @@ def optimizer(cfg: ModelConfig) -> tf.keras.optimizers.Optimizer:
     return cls(learning_rate=cfg.learning_rate)
 
 
-def uses_text(cfg: ModelConfig) -> bool:
-    """Whether the model needs item text vectors (item text or pooled history)."""
-    return cfg.item_text or cfg.user_history != "none"
-
-
-def build(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame,
-          text_vectors: np.ndarray | None = None, encoder: EncoderConfig | None = None,
-          vocabs: tuple[Vocabulary, Vocabulary] | None = None):
-    """A compiled retrieval or ranking model whose id tables cover ``train``'s ids.
+def build(cfg: ModelConfig, prepared: Prepared, train: pd.DataFrame,
+          vocabs: tuple[Vocabulary, Vocabulary] | None = None) -> TwoTower:
+    """A built, compiled model of ``cfg`` whose id tables cover ``train``'s ids.
 
     Args:
       cfg: the model config.
-      catalog: indices and feature tables of the dataset.
+      prepared: the domain (catalog, item text vectors, encoder config).
       train: the interactions the model will be trained on; their users and items get
-        id rows, all other ids share the unknown row 0.
-      text_vectors: float32 [len(catalog.items), d] item text vectors (row 0 zeros);
-        required when the model uses item text or pooled history.
-      encoder: the encoder config; with ``trainable: true`` the Hub encoder itself runs
-        (and is fine-tuned) inside the item tower instead of the frozen vectors.
+        id rows, all other ids share the unknown row 0 (and a popularity model counts
+        them; logQ correction takes item frequencies from them).
       vocabs: (users, items) id vocabularies to use instead of ``train``'s ids, e.g. a
-        previous model's vocabularies grown with a new window (see `vocab.warm_start`).
+        previous model's vocabularies extended with a new window (see
+        `tfrec_inc.models.weights.warm_start`).
 
     Returns:
-      A compiled `RetrievalModel` or `RankingModel`, or a `PopularityModel` counting
-      ``train``.
+      A `RetrievalModel` or `RankingModel` (built and compiled), or a
+      `PopularityModel` counting ``train``.
 
     Example:
-      >>> model = build(ModelConfig(), catalog, window.train)
+      >>> from tfrec_inc import config
+      >>> from tfrec_inc.prepare import prepare
+      >>> cfg = config.from_dict({"data": {"options": {"num_users": 60, "num_items": 40,
+      ...     "num_interactions": 600}}, "windows": {"num_windows": 2}})
+      >>> prepared = prepare(cfg)
+      >>> model = build(cfg.models[0], prepared, prepared.base_train)
+      >>> len(model.item_vocab) <= len(prepared.catalog.items), model.built or len(model.weights) > 0
+      (True, True)
     """
     if cfg.type == "popularity":
-        return PopularityModel(catalog, train)
+        return PopularityModel(prepared.catalog, train)
     if vocabs is None:
         vocabs = (Vocabulary(train["user_id"].unique()), Vocabulary(train["item_id"].unique()))
+    model = _two_tower(cfg, prepared.catalog, train, prepared.text_vectors, prepared.encoder, vocabs)
+    build_weights(model)
+    model.compile(optimizer(cfg))
+    return model
+
+
+def _two_tower(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame, text_vectors: np.ndarray | None,
+               encoder: EncoderConfig, vocabs: tuple[Vocabulary, Vocabulary]
+               ) -> RetrievalModel | RankingModel:
     users, items = vocabs
     projection = None
     if uses_text(cfg):
@@ -80,7 +96,7 @@ def build(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame,
                    id_dropout=cfg.user_id_dropout, combine=cfg.combine)
     text_part, frozen = None, None
     if cfg.item_text:
-        if encoder is not None and encoder.trainable:
+        if encoder.trainable:
             from tfrec_inc.text.encoders import load_layer
 
             text_part = EncodedText(load_layer(encoder, trainable=True), catalog.item_text,
@@ -96,10 +112,6 @@ def build(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame,
         if cfg.logq_correction:
             counts = np.bincount(catalog.items.lookup(train["item_id"]), minlength=len(catalog.items))
             probability = np.maximum(counts, 1) / max(len(train), 1)
-        model = RetrievalModel(u, i, cfg.temperature, cfg.remove_accidental_hits, probability,
-                               cfg.cross_replica_negatives)
-    else:
-        model = RankingModel(u, i)
-    model.user_vocab, model.item_vocab = users, items
-    model.compile(optimizer(cfg))
-    return model
+        return RetrievalModel(u, i, cfg.temperature, cfg.remove_accidental_hits, probability,
+                              cfg.cross_replica_negatives, user_vocab=users, item_vocab=items)
+    return RankingModel(u, i, user_vocab=users, item_vocab=items)

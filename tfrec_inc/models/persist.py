@@ -13,13 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from tfrec_inc.models.vocab import Vocabulary, ensure_built
+from tfrec_inc.data.vocab import Vocabulary
+from tfrec_inc.models.base import TwoTower
 
 VOCAB_FILE = "vocab.json"
 WEIGHTS_FILE = "weights.npz"
 
 
-def save_model(model, folder: str | Path) -> None:
+def save_model(model: TwoTower, folder: str | Path) -> None:
     """Writes ``model``'s vocabularies and weights into ``folder`` (which must exist).
 
     Example:
@@ -31,13 +32,14 @@ def save_model(model, folder: str | Path) -> None:
     np.savez(folder / WEIGHTS_FILE, *[w.numpy() for w in model.weights])
 
 
-def load_model(folder: str | Path, rebuild: Callable[[tuple[Vocabulary, Vocabulary]], object]):
+def load_model(folder: str | Path,
+               rebuild: Callable[[tuple[Vocabulary, Vocabulary]], TwoTower]) -> TwoTower:
     """Rebuilds the model saved in ``folder``.
 
     Args:
       folder: holds ``vocab.json`` and ``weights.npz`` (see `save_model`).
-      rebuild: ``rebuild((user_vocab, item_vocab)) -> untrained model`` of the saved
-        architecture.
+      rebuild: ``rebuild((user_vocab, item_vocab)) -> untrained, built model`` of the
+        saved architecture (e.g. `tfrec_inc.models.factory.build` with ``vocabs``).
 
     Returns:
       The model with the saved weights.
@@ -51,7 +53,6 @@ def load_model(folder: str | Path, rebuild: Callable[[tuple[Vocabulary, Vocabula
     folder = Path(folder)
     ids = json.loads((folder / VOCAB_FILE).read_text())
     model = rebuild((Vocabulary(ids["users"]), Vocabulary(ids["items"])))
-    ensure_built(model)
     with np.load(folder / WEIGHTS_FILE) as saved:
         if len(saved.files) != len(model.weights):
             raise ValueError(f"{folder}: {len(saved.files)} saved weights for a model with "

@@ -7,7 +7,7 @@ import pandas as pd
 import tensorflow as tf
 
 from tfrec_inc.data.catalog import Catalog
-from tfrec_inc.models.vocab import Vocabulary
+from tfrec_inc.data.vocab import Vocabulary
 
 
 class _Ones(tf.keras.layers.Layer):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
+from tfrec_inc.data.vocab import Vocabulary
+
 from tfrec_inc.runtime import replica_share
 
 
@@ -15,6 +17,7 @@ class RankingModel(tfrs.Model):
       user_tower: catalog user index -> vector.
       item_tower: catalog item index -> vector.
       hidden: sizes of the ReLU layers before the scalar output (TFRS tutorial: 256, 64).
+      user_vocab, item_vocab: the ids that have their own rows in the towers' id tables.
 
     Example:
       >>> model = RankingModel(user_tower, item_tower)
@@ -22,9 +25,12 @@ class RankingModel(tfrs.Model):
     """
 
     def __init__(
-        self, user_tower: tf.keras.Model, item_tower: tf.keras.Model, hidden=(256, 64)
+        self, user_tower: tf.keras.Model, item_tower: tf.keras.Model, hidden: tuple[int, ...] = (256, 64),
+        user_vocab: Vocabulary | None = None, item_vocab: Vocabulary | None = None,
     ) -> None:
         super().__init__()
+        self.user_vocab = user_vocab if user_vocab is not None else Vocabulary()
+        self.item_vocab = item_vocab if item_vocab is not None else Vocabulary()
         self.user_tower = user_tower
         self.item_tower = item_tower
         self.head = tf.keras.Sequential(

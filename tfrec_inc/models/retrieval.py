@@ -6,6 +6,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
+from tfrec_inc.data.vocab import Vocabulary
+
 
 class RetrievalModel(tfrs.Model):
     """Scores ``user_tower(user) · item_tower(item)``, trained with in-batch softmax.
@@ -28,6 +30,8 @@ class RetrievalModel(tfrs.Model):
         then those of one device. False: each replica's softmax has only its own
         ``batch / replicas`` candidates (plain TFRS; TFRS issue #733). Distillation
         penalties keep using the replica's own items.
+      user_vocab, item_vocab: the ids that have their own rows in the towers' id tables
+        (persisted with the weights; grown by incremental updates).
 
     Example:
       >>> model = RetrievalModel(user_tower, item_tower)
@@ -43,8 +47,12 @@ class RetrievalModel(tfrs.Model):
         remove_accidental_hits: bool = False,
         item_probability: np.ndarray | None = None,
         cross_replica_negatives: bool = True,
+        user_vocab: Vocabulary | None = None,
+        item_vocab: Vocabulary | None = None,
     ) -> None:
         super().__init__()
+        self.user_vocab = user_vocab if user_vocab is not None else Vocabulary()
+        self.item_vocab = item_vocab if item_vocab is not None else Vocabulary()
         self.item_probability = None
         if item_probability is not None:
             self.item_probability = tf.constant(item_probability, dtype=tf.float32)

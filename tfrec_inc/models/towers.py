@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfrec_inc.data.catalog import Catalog
-from tfrec_inc.models.vocab import Vocabulary
+from tfrec_inc.data.vocab import Vocabulary
 
 
 def id_rows(catalog_vocab: Vocabulary, trained: Vocabulary) -> np.ndarray:

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfrec_inc.data.catalog import Catalog
-from tfrec_inc.serving.export import (
+from tfrec_inc.serving.module import (
     MAX_RECENT,
     ExportError,
     KnownInteractions,

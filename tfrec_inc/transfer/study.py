@@ -6,10 +6,15 @@ target's training interactions), each mode builds a target model and is scored o
 target's last test slice with the same full-ranking protocol as every other study.
 Records use the long metrics format with ``strategy`` = mode and ``window`` = the
 fraction in percent (the x axis of the learning curves).
+
+Ids do not carry across domains, but a model whose items are described by text and whose
+users by the text of their recent items has domain-independent parts (text projection,
+history pooling, MLPs): `tfrec_inc.models.weights.copy_content` carries those.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -18,136 +23,155 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from tfrec_inc import config as config_lib
-from tfrec_inc import data as data_lib
-from tfrec_inc.config import ExperimentConfig
-from tfrec_inc.data.catalog import Catalog
-from tfrec_inc.data.history import previous_items
-from tfrec_inc.data.windows import split
+from tfrec_inc.config import ExperimentConfig, ModelConfig
+from tfrec_inc.data.vocab import Vocabulary
+from tfrec_inc.data.windows import recent_fraction
 from tfrec_inc.evaluation import protocol
-from tfrec_inc.incremental import trainer
-from tfrec_inc.models.factory import build, optimizer, uses_text
-from tfrec_inc.models.vocab import Vocabulary
-from tfrec_inc.transfer.domains import copy_content, freeze_text, recent_fraction
-from tfrec_inc.transfer.fusion import average, score_scale, tuned_ensemble
+from tfrec_inc.models import training
+from tfrec_inc.models.base import TwoTower
+from tfrec_inc.models.factory import build, optimizer
+from tfrec_inc.models.fusion import average, score_scale, tuned_ensemble
+from tfrec_inc.models.weights import copy_content, freeze_text
+from tfrec_inc.prepare import Prepared, prepare
+from tfrec_inc.results import JobKey, Record, ResultsStore, StudyOutput, record
+
+TRAINED_MODES = ("scratch", "fine_tune", "freeze_text")
 
 
-def _history(catalog: Catalog, inter: pd.DataFrame, length: int) -> np.ndarray | None:
-    if not length:
-        return None
-    return previous_items(catalog.users.lookup(inter["user_id"]), catalog.items.lookup(inter["item_id"]),
-                          inter["timestamp"].to_numpy(), length)
+@dataclasses.dataclass
+class _Seeded:
+    """One (model, seed) of the study: its source-side models and the target it writes."""
+
+    cfg: ExperimentConfig
+    target: Prepared
+    model_cfg: ModelConfig
+    seed: int
+    out: StudyOutput
+    zero_shot: TwoTower | None = None
+    encoder_only: TwoTower | None = None
+    source_model: TwoTower | None = None
+
+    def model(self, train: pd.DataFrame, vocabs: tuple[Vocabulary, Vocabulary] | None = None) -> TwoTower:
+        """A target-domain model of this job's config."""
+        return build(self.model_cfg, self.target, train, vocabs)
+
+    def emit(self, mode: str, percent: int, model: TwoTower, extra: list[Record] = ()) -> None:
+        """Scores ``model`` on the target's last test slice and records it as ``mode``."""
+        key = JobKey(config_lib.model_label(self.model_cfg), mode, self.seed)
+        base = key.columns(self.cfg, percent)
+        users: list[Record] = []
+        found = protocol.evaluate_retrieval(model, self.target.catalog, self.target.windows[-1],
+                                            self.cfg.evaluation, per_user=users)
+        self.out.extend([{**base, **r} for r in [*extra, *found]],
+                        [{**base, "group": "all", **u} for u in users])
 
 
-def run_transfer(cfg: ExperimentConfig, data, windows, catalog: Catalog, text_vectors,
-                 row_history, quiet: bool) -> tuple[list[dict], list[dict]]:
-    """Runs the transfer study of ``cfg`` on the already loaded target.
+def run(cfg: ExperimentConfig, prepared: Prepared, store: ResultsStore, quiet: bool) -> StudyOutput:
+    """Runs the transfer study of ``cfg`` on the prepared target domain.
 
     Args:
-      cfg: the experiment config (``transfer.source`` set).
-      data, windows, catalog, text_vectors, row_history: the target's, as `experiment.run`
-        prepared them.
+      cfg: the experiment config (``study: transfer``, ``transfer.source`` set).
+      prepared: the target domain.
+      store: the run's results folder (unused: transfer jobs are not checkpointed).
       quiet: no progress bars.
 
     Returns:
-      ``(records, per_user_rows)`` in the long format.
+      The records and per-user rows.
     """
-    src_cfg = cfg.transfer.source
-    source = data_lib.from_config(src_cfg)
-    s_windows = split(source.interactions, cfg.windows)
-    s_catalog = Catalog.from_interactions(source)
-    s_vectors = None
-    if any(uses_text(m) for m in cfg.models):
-        from tfrec_inc.text.features import window_text_vectors
-
-        s_vectors, _ = window_text_vectors(s_catalog, s_windows[0].train, cfg.encoder, progress=not quiet)
-    length = max((m.history_length for m in cfg.models if m.user_history != "none"), default=0)
-    s_history = _history(s_catalog, source.interactions, length)
-    s_last, last = s_windows[-1], windows[-1]
-    s_train = s_last.history.drop(index=s_last.valid.index)
-    t_train = last.history.drop(index=last.valid.index)
+    source = prepare(cfg, cfg.transfer.source, quiet=quiet)
+    out = StudyOutput()
     fractions = sorted(cfg.transfer.fractions)
-    modes = cfg.transfer.modes
-
-    records: list[dict] = []
-    per_user: list[dict] = []
     jobs = [(m, seed) for m in cfg.models for seed in cfg.seeds]
     bar = tqdm(total=len(jobs) * len(fractions), desc=cfg.experiment, unit="fraction", disable=quiet)
     for model_cfg, seed in jobs:
-        label = config_lib.model_label(model_cfg)
-
-        def target_model(train, vocabs=None, model_cfg=model_cfg):
-            return build(model_cfg, catalog, train, text_vectors, cfg.encoder, vocabs)
-
-        def emit(mode, percent, model, extra=(), model_cfg=model_cfg, label=label, seed=seed):
-            base = dict(experiment=cfg.experiment, dataset=cfg.data.dataset, model=label,
-                        strategy=mode, seed=seed, window=percent)
-            users: list[dict] = []
-            found = protocol.evaluate_retrieval(model, catalog, last, cfg.evaluation, per_user=users)
-            records.extend({**base, **r} for r in [*extra, *found])
-            per_user.extend({**base, "group": "all", **u} for u in users)
-
-        def cost(fitted, seconds=None):
-            seconds = fitted.seconds if seconds is None else seconds
-            return [{"group": "all", "metric": "train_seconds", "k": None, "value": seconds},
-                    {"group": "all", "metric": "train_examples", "k": None, "value": float(fitted.examples)}]
-
-        source_model = zero_shot = None
+        job = _Seeded(cfg, prepared, model_cfg, seed, out)
         if model_cfg.type == "retrieval":
-            tf.keras.utils.set_random_seed(seed)
-            source_model = build(model_cfg, s_catalog, s_train, s_vectors, cfg.encoder)
-            trainer.fit_frames(source_model, s_catalog, s_train, s_last.valid, s_history, model_cfg, seed,
-                               progress=not quiet, desc="source")
-            # Zero-shot: no target ids at all, so only the content paths score.
-            zero_shot = target_model(t_train, (Vocabulary(), Vocabulary()))
-            copy_content(source_model, zero_shot)
-            # The same model untrained: what the pretrained text encoder gives on its own.
-            tf.keras.utils.set_random_seed(seed)
-            encoder_only = target_model(t_train, (Vocabulary(), Vocabulary()))
+            _pretrain(job, source, quiet)
         for fraction in fractions:
-            percent = int(round(fraction * 100))
-            subset = recent_fraction(t_train, fraction)
-            step_seed = seed * 1000 + percent
-            if model_cfg.type == "popularity":
-                emit("scratch", percent, target_model(subset))
-                bar.update(1)
-                continue
-            trained = {}
-            for mode in ("scratch", "fine_tune", "freeze_text"):
-                needed = mode in modes or (mode == "scratch" and "fusion_score" in modes) or (
-                    mode == "fine_tune" and "fusion_weights" in modes)
-                if not needed:
-                    continue
-                tf.keras.utils.set_random_seed(step_seed)
-                model = target_model(subset)
-                if mode != "scratch":
-                    copy_content(source_model, model)
-                if mode == "freeze_text":
-                    freeze_text(model)
-                    model.compile(optimizer(model_cfg))  # Keras reads `trainable` at compile
-                fitted, _ = trainer.fit_frames(model, catalog, subset, last.valid, row_history, model_cfg,
-                                               step_seed, progress=not quiet, desc=f"{mode} {percent}%")
-                trained[mode] = (model, fitted)
-                if mode in modes:
-                    emit(mode, percent, model, cost(fitted))
-            if "zero_shot" in modes:
-                emit("zero_shot", percent, zero_shot)
-            if "encoder_only" in modes:
-                emit("encoder_only", percent, encoder_only)
-            if "fusion_score" in modes:
-                start = time.perf_counter()
-                scratch, fitted = trained["scratch"]
-                users, items = np.arange(1, 200), np.arange(1, min(len(catalog.items), 500))
-                scales = [score_scale(zero_shot, users, items), score_scale(scratch, users, items)]
-                fused, best = tuned_ensemble(
-                    zero_shot, scratch, scales,
-                    lambda m: protocol.validation_recall(m, catalog, last, cfg.evaluation))
-                extra = [*cost(fitted, fitted.seconds + time.perf_counter() - start),
-                         {"group": "all", "metric": "fusion_weight", "k": None, "value": best}]
-                emit("fusion_score", percent, fused, extra)
-            if "fusion_weights" in modes:
-                tuned, fitted = trained["fine_tune"]
-                fused = average(zero_shot, tuned, 0.5, lambda v, s=subset: target_model(s, v))
-                emit("fusion_weights", percent, fused, cost(fitted))
+            _fraction(job, fraction, quiet)
             bar.update(1)
     bar.close()
-    return records, per_user
+    return out
+
+
+def _pretrain(job: _Seeded, source: Prepared, quiet: bool) -> None:
+    """Trains the source model and derives the zero-shot target model from it."""
+    tf.keras.utils.set_random_seed(job.seed)
+    s_train = source.train_before_valid()
+    job.source_model = build(job.model_cfg, source, s_train)
+    training.fit_frames(job.source_model, source.catalog, s_train, source.windows[-1].valid,
+                        source.row_history, job.model_cfg, job.seed, progress=not quiet, desc="source")
+    # Zero-shot: no target ids at all, so only the content paths score.
+    job.zero_shot = job.model(job.target.train_before_valid(), (Vocabulary(), Vocabulary()))
+    copy_content(job.source_model, job.zero_shot)
+
+
+def _fraction(job: _Seeded, fraction: float, quiet: bool) -> None:
+    """Every configured mode at one share of the target's training data."""
+    modes, target = job.cfg.transfer.modes, job.target
+    percent = int(round(fraction * 100))
+    subset = recent_fraction(target.train_before_valid(), fraction)
+    if job.model_cfg.type == "popularity":
+        job.emit("scratch", percent, job.model(subset))
+        return
+    trained = _train_modes(job, subset, percent, quiet)
+    if "zero_shot" in modes:
+        job.emit("zero_shot", percent, job.zero_shot)
+    if "encoder_only" in modes:
+        # The same model untrained: what the pretrained text encoder gives on its own.
+        # Built at first use, after this share's trained modes (as results so far were).
+        if job.encoder_only is None:
+            job.encoder_only = job.model(target.train_before_valid(), (Vocabulary(), Vocabulary()))
+        job.emit("encoder_only", percent, job.encoder_only)
+    if "fusion_score" in modes:
+        _fusion_score(job, trained["scratch"], percent)
+    if "fusion_weights" in modes:
+        tuned, fitted = trained["fine_tune"]
+        fused = average(job.zero_shot, tuned, 0.5, lambda v: job.model(subset, v))
+        job.emit("fusion_weights", percent, fused, _cost(fitted))
+
+
+def _train_modes(job: _Seeded, subset: pd.DataFrame, percent: int, quiet: bool
+                 ) -> dict[str, tuple[TwoTower, training.FitResult]]:
+    """Trains the modes that learn from target data (and those fusion needs)."""
+    modes, target = job.cfg.transfer.modes, job.target
+    needed = {"scratch": "fusion_score" in modes, "fine_tune": "fusion_weights" in modes}
+    trained = {}
+    for mode in TRAINED_MODES:
+        if mode not in modes and not needed.get(mode, False):
+            continue
+        step_seed = job.seed * 1000 + percent
+        tf.keras.utils.set_random_seed(step_seed)
+        model = job.model(subset)
+        if mode != "scratch":
+            copy_content(job.source_model, model)
+        if mode == "freeze_text":
+            freeze_text(model)
+            model.compile(optimizer(job.model_cfg))  # Keras reads `trainable` at compile
+        fitted, _ = training.fit_frames(model, target.catalog, subset, target.windows[-1].valid,
+                                        target.row_history, job.model_cfg, step_seed,
+                                        progress=not quiet, desc=f"{mode} {percent}%")
+        trained[mode] = (model, fitted)
+        if mode in modes:
+            job.emit(mode, percent, model, _cost(fitted))
+    return trained
+
+
+def _fusion_score(job: _Seeded, scratch_fit: tuple[TwoTower, training.FitResult], percent: int) -> None:
+    """Score ensemble of the zero-shot and the scratch model, weight tuned on validation."""
+    start = time.perf_counter()
+    scratch, fitted = scratch_fit
+    catalog = job.target.catalog
+    users = np.arange(1, min(len(catalog.users), 200))
+    items = np.arange(1, min(len(catalog.items), 500))
+    scales = [score_scale(job.zero_shot, users, items), score_scale(scratch, users, items)]
+    fused, best = tuned_ensemble(
+        job.zero_shot, scratch, scales,
+        lambda m: protocol.validation_recall(m, catalog, job.target.windows[-1], job.cfg.evaluation))
+    extra = [*_cost(fitted, fitted.seconds + time.perf_counter() - start), record("fusion_weight", best)]
+    job.emit("fusion_score", percent, fused, extra)
+
+
+def _cost(fitted: training.FitResult, seconds: float | None = None) -> list[Record]:
+    seconds = fitted.seconds if seconds is None else seconds
+    return [record("train_seconds", seconds), record("train_examples", fitted.examples)]

@@ -1,14 +1,23 @@
-"""Keras ``fit`` with early stopping on the window's validation slice, timed."""
+"""The one training loop: Keras ``fit`` with early stopping on a validation slice, timed.
+
+Every study trains through `fit` / `fit_frames` (incremental updates, transfer source
+and target models, compression fine-tuning), so epochs, early stopping and timing mean
+the same everywhere.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import time
 
+import numpy as np
+import pandas as pd
 import tensorflow as tf
 from tqdm.auto import tqdm
 
 from tfrec_inc.config import ModelConfig
+from tfrec_inc.data.catalog import Catalog
+from tfrec_inc.data.windows import make_dataset
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,10 +100,10 @@ def fit(
 
 def fit_frames(
     model: tf.keras.Model,
-    catalog,
-    train,
-    valid,
-    row_history,
+    catalog: Catalog,
+    train: pd.DataFrame,
+    valid: pd.DataFrame | None,
+    row_history: np.ndarray | None,
     cfg: ModelConfig,
     seed: int,
     progress: bool = True,
@@ -119,8 +128,6 @@ def fit_frames(
       >>> fitted, ds = fit_frames(model, catalog, window.train, window.valid, None, cfg, seed=0)
       ... # doctest: +SKIP
     """
-    from tfrec_inc.data.windows import make_dataset
-
     enc = catalog.encode(train, row_history, model.history_length)
     train_ds = make_dataset(enc, cfg.batch_size, shuffle=True, seed=seed, shuffle_buffer=cfg.shuffle_buffer)
     valid_ds = None

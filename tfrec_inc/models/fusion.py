@@ -12,15 +12,16 @@ Neither TFRS nor Keras ships these for two-tower models, so they are written her
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
 
-from tfrec_inc.models.vocab import ensure_built
+from tfrec_inc.data.vocab import Vocabulary
+from tfrec_inc.models.base import TwoTower
 
 
-def score_scale(model, users: np.ndarray, items: np.ndarray) -> float:
+def score_scale(model: TwoTower, users: np.ndarray, items: np.ndarray) -> float:
     """Standard deviation of a model's scores over the given user × item sample."""
     u = model.user_tower({"user": users, "history": np.zeros((len(users), model.history_length),
                                                              dtype=np.int64)})
@@ -75,12 +76,19 @@ class ScoreEnsemble(tf.keras.Model):
         self.history_length = max(m.history_length for m in models)
         self.user_tower = _FusedUsers(self.members, factors, name="user_tower")
         self.item_tower = _FusedItems(self.members, name="item_tower")
+        self.user_vocab, self.item_vocab = Vocabulary(), Vocabulary()
+        for m in self.members:  # every id some member has a row for
+            self.user_vocab.add(m.user_vocab.ids)
+            self.item_vocab.add(m.item_vocab.ids)
+        self.penalties: list = []
 
 
 WEIGHT_GRID = (0.0, 0.25, 0.5, 0.75)
 
 
-def tuned_ensemble(first, second, scales, tune, weight: float | None = None):
+def tuned_ensemble(first: TwoTower, second: TwoTower, scales: Sequence[float],
+                   tune: Callable[[TwoTower], float], weight: float | None = None
+                   ) -> tuple[ScoreEnsemble, float]:
     """A two-model `ScoreEnsemble` whose first-model weight is given or tuned.
 
     Args:
@@ -99,7 +107,8 @@ def tuned_ensemble(first, second, scales, tune, weight: float | None = None):
     return ScoreEnsemble([first, second], [weight, 1 - weight], scales), weight
 
 
-def average(a, b, alpha: float, build):
+def average(a: TwoTower, b: TwoTower, alpha: float,
+            build: Callable[[tuple[Vocabulary, Vocabulary]], TwoTower]) -> TwoTower:
     """Parameter average ``alpha·a + (1-alpha)·b`` of two models of one architecture.
 
     Args:
@@ -112,12 +121,8 @@ def average(a, b, alpha: float, build):
     Returns:
       The averaged model.
     """
-    from tfrec_inc.models.vocab import grown
-
-    vocabs = (grown(b.user_vocab, a.user_vocab.ids), grown(b.item_vocab, a.item_vocab.ids))
+    vocabs = (b.user_vocab.extended(a.user_vocab.ids), b.item_vocab.extended(a.item_vocab.ids))
     out = build(vocabs)
-    for m in (a, b, out):
-        ensure_built(m)
     tables = {"user_tower": vocabs[0], "item_tower": vocabs[1]}
     for wa, wb, wo in zip(a.weights, b.weights, out.weights, strict=True):
         tower = next((t for t in tables if t in wo.name and "id_embedding" in wo.name), None)

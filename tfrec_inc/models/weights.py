@@ -1,85 +1,33 @@
-"""Growable id vocabularies: index 0 is the unknown id, known ids keep their index forever."""
+"""Keras weight surgery on two-tower models: build, warm-start with grown tables, copy, freeze.
+
+These act on a model's variables only; the id bookkeeping behind grown tables is
+`tfrec_inc.data.vocab.Vocabulary`. Used by the incremental strategies (warm starts,
+content-initialised rows), transfer (content paths across domains), fusion and persistence.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
 import numpy as np
+from tfrec_inc.data.catalog import Catalog
+from tfrec_inc.models.base import TwoTower
+from tfrec_inc.models.ranking import RankingModel
 
 
-class Vocabulary:
-    """Maps string ids to dense indices ``1..n``; unknown ids map to ``0``.
+def build_weights(model: TwoTower) -> None:
+    """Creates a model's weights by calling it once on a one-example batch.
 
-    Ids are only ever appended, so an index, and the embedding row behind it, never
-    changes meaning when the vocabulary grows with a new window.
-
-    Example:
-      >>> vocab = Vocabulary(["a", "b"])
-      >>> vocab.lookup(["b", "zzz"]).tolist()
-      [2, 0]
-      >>> vocab.add(["c", "a"])
-      ['c']
-      >>> len(vocab)  # rows an embedding table needs, including the unknown row
-      4
+    `tfrec_inc.models.factory.build` does this for every model it returns; call it again
+    only after replacing layers (e.g. TF-MOT wrappers create their variables on first call).
     """
-
-    def __init__(self, ids: Iterable[str] = ()) -> None:
-        self._index: dict[str, int] = {}
-        self._ids: list[str] = []
-        self.add(ids)
-
-    def add(self, ids: Iterable[str]) -> list[str]:
-        """Appends ids not seen before (in first-seen order).
-
-        Args:
-          ids: ids to add; duplicates and known ids are ignored.
-
-        Returns:
-          The ids that were new.
-        """
-        new = []
-        for raw in ids:
-            key = str(raw)
-            if key not in self._index:
-                self._index[key] = len(self._ids) + 1
-                self._ids.append(key)
-                new.append(key)
-        return new
-
-    def lookup(self, ids: Iterable[str]) -> np.ndarray:
-        """Returns the int64 index of each id, 0 for unknown ids."""
-        get = self._index.get
-        return np.fromiter((get(str(x), 0) for x in ids), dtype=np.int64)
-
-    @property
-    def ids(self) -> list[str]:
-        """Known ids in index order (index ``i`` is ``ids[i - 1]``)."""
-        return list(self._ids)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._index
-
-    def __len__(self) -> int:
-        return len(self._ids) + 1
-
-
-def grown(vocab: Vocabulary, ids: Iterable[str]) -> Vocabulary:
-    """A copy of ``vocab`` with ``ids`` appended (the original is left unchanged)."""
-    out = Vocabulary(vocab.ids)
-    out.add(ids)
-    return out
-
-
-def ensure_built(model) -> None:
-    """Creates a model's weights by calling it once on a one-example batch."""
     features = {"user": np.array([0]), "item": np.array([0]), "rating": np.array([0.0], "float32")}
     if model.history_length:
         features["history"] = np.zeros((1, model.history_length), dtype=np.int64)
     model.user_tower(features)
     model.item_tower(features)
-    if hasattr(model, "head"):
-        model(features)
+    if isinstance(model, RankingModel):
+        model(features)  # the rating head
 
 
 def _scope_free(name: str) -> str:
@@ -91,7 +39,7 @@ def _scope_free(name: str) -> str:
     return "/".join(re.sub(r"_\d+$", "", p) for p in name.split(":")[0].split("/")[-2:])
 
 
-def warm_start(old, new, new_rows: dict[str, np.ndarray] | None = None) -> None:
+def warm_start(old: TwoTower, new: TwoTower, new_rows: dict[str, np.ndarray] | None = None) -> None:
     """Copies every weight of ``old`` into ``new``, growing id tables row-wise.
 
     Both models must have the same architecture; ``new`` may have more rows in its id
@@ -112,12 +60,11 @@ def warm_start(old, new, new_rows: dict[str, np.ndarray] | None = None) -> None:
       ValueError: the architectures differ.
 
     Example:
-      >>> new = build(cfg, catalog, train, vocabs=(grown(old.user_vocab, ids_u),
-      ...                                          grown(old.item_vocab, ids_i)))
-      >>> warm_start(old, new)
+      >>> new = build(cfg, prepared, train, vocabs=(old.user_vocab.extended(ids_u),
+      ...                                           old.item_vocab.extended(ids_i)))
+      ... # doctest: +SKIP
+      >>> warm_start(old, new)  # doctest: +SKIP
     """
-    ensure_built(old)
-    ensure_built(new)
     old_w, new_w = old.weights, new.weights
     if len(old_w) != len(new_w):
         raise ValueError(f"models differ: {len(old_w)} vs {len(new_w)} weights")
@@ -138,7 +85,8 @@ def warm_start(old, new, new_rows: dict[str, np.ndarray] | None = None) -> None:
         n.assign(value)
 
 
-def content_rows(previous, new, catalog, text_vectors: np.ndarray | None) -> dict[str, np.ndarray] | None:
+def content_rows(previous: TwoTower, new: TwoTower, catalog: Catalog,
+                 text_vectors: np.ndarray | None) -> dict[str, np.ndarray] | None:
     """Initial id rows for items new in ``new``: their text vector through the current projection.
 
     Args:
@@ -159,3 +107,45 @@ def content_rows(previous, new, catalog, text_vectors: np.ndarray | None) -> dic
     if not new_ids:
         return None
     return {"item_tower/id_embedding": projection(text_vectors[catalog.items.lookup(new_ids)]).numpy()}
+
+
+def copy_content(source: TwoTower, target: TwoTower) -> list[str]:
+    """Copies every weight but the id embeddings from ``source`` into ``target``.
+
+    Both models must come from the same `ModelConfig` (same architecture); only their id
+    tables differ in size.
+
+    Args:
+      source: the model trained on the source domain.
+      target: an untrained model for the target domain.
+
+    Returns:
+      Names of the copied weights.
+
+    Raises:
+      ValueError: the architectures differ.
+    """
+    if len(source.weights) != len(target.weights):
+        raise ValueError("source and target models differ in architecture")
+    copied = []
+    for s, t in zip(source.weights, target.weights, strict=True):
+        if "id_embedding" in t.name:
+            continue
+        if s.shape != t.shape:
+            raise ValueError(f"{t.name}: source shape {s.shape} != target shape {t.shape}")
+        t.assign(s)
+        copied.append(t.name)
+    return copied
+
+
+def freeze_text(model: TwoTower) -> None:
+    """Freezes the text projection (shared by item text and user history pooling).
+
+    Recompile the model afterwards: Keras reads ``trainable`` when it compiles.
+    """
+    projection = model.item_tower.dense_projections.get("text")
+    if projection is None and model.user_tower.history is not None:
+        projection = model.user_tower.history.projection
+    if projection is None:
+        raise ValueError("freeze_text needs a model with item text or user history")
+    projection.trainable = False
