@@ -121,8 +121,8 @@ def load(name: str, data_dir: str | os.PathLike | None = None, **options) -> Int
       name: one of :data:`DATASETS`.
       data_dir: where to look first for a file dataset (see :func:`find_dataset`);
         ignored for ``"synthetic"``.
-      **options: passed to the loader; for ``"synthetic"`` the arguments of
-        :func:`tfrec_inc.data.synthetic.generate` (e.g. ``num_users=500, seed=1``).
+      **options: passed to the loader; for ``"synthetic"`` the fields of
+        :class:`tfrec_inc.data.synthetic.SyntheticOptions` (e.g. ``num_users=500, seed=1``).
 
     Returns:
       The dataset as :class:`Interactions`.
@@ -137,7 +137,7 @@ def load(name: str, data_dir: str | os.PathLike | None = None, **options) -> Int
       'synthetic'
     """
     if name == "synthetic":
-        return _call(name, synthetic.generate, options)
+        return _call(name, synthetic.generate, options, schema=synthetic.SyntheticOptions)
     spec = _spec(name)
     return _call(name, spec.loader, options, find_dataset(name, data_dir))
 
@@ -148,10 +148,22 @@ def _spec(name: str) -> _FileDataset:
     return _FILE_DATASETS[name]
 
 
-def _call(name: str, fn: Callable[..., Interactions], options: dict, *args) -> Interactions:
-    """Calls a loader, turning an unknown keyword into a DataError (not a TypeError)."""
-    params = inspect.signature(fn).parameters
-    allowed = [p for p in params if p != "root"]
+def _call(name: str, fn: Callable[..., Interactions], options: dict, *args,
+          schema: type | None = None) -> Interactions:
+    """Calls a loader, turning an unknown keyword into a DataError (not a TypeError).
+
+    Args:
+      name: the dataset name, for the message.
+      fn: the loader, called as ``fn(*args, **options)``.
+      options: the keyword options (e.g. a config's ``data.options``).
+      *args: positional arguments (a file dataset's folder).
+      schema: a dataclass whose fields are the allowed option names (a loader taking
+        ``**options``); ``None`` to allow ``fn``'s parameters other than ``root``.
+    """
+    if schema is not None:
+        allowed = [f.name for f in dataclasses.fields(schema)]
+    else:
+        allowed = [p for p in inspect.signature(fn).parameters if p != "root"]
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         raise DataError(f"dataset {name!r} has no option {unknown[0]!r}"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import shutil
-import tempfile
 import urllib.error
 import urllib.request
 import zipfile
@@ -15,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tfrec_inc.atomic import staging_dir
 from tfrec_inc.data.interactions import Interactions
 from tfrec_inc.data.tables import Column, check_known, check_unique, read_table
 from tfrec_inc.errors import DataError
@@ -318,26 +317,53 @@ def download_movielens(name: str, dest: str | Path, timeout: float = 30.0) -> Pa
             f"cannot download {url} ({reason}); without network, fetch it elsewhere and "
             f"unzip it into {dest}"
         ) from None
+    return unpack_movielens(name, payload, dest, source=url)
+
+
+def unpack_movielens(name: str, payload: bytes, dest: str | Path, source: str | None = None
+                     ) -> Path:
+    """Checks a MovieLens zip's core files and publishes its ``<name>/`` folder atomically.
+
+    The files are written to a temporary sibling folder that then replaces
+    ``dest/<name>`` (see :func:`tfrec_inc.atomic.staging_dir`), so an interrupted run
+    leaves the old folder (or none), never a half one; the folder gets the mode an
+    ordinary ``mkdir`` gives.
+
+    Args:
+      name: ``"ml-100k"``, ``"ml-1m"`` or ``"ml-latest-small"``.
+      payload: the zip file's bytes (members under ``<name>/``, as GroupLens ships them).
+      dest: parent folder; the files land in ``dest/<name>/``.
+      source: where the zip came from, for messages (default: the GroupLens URL).
+
+    Returns:
+      The dataset folder ``dest/<name>``.
+
+    Raises:
+      DataError: unknown name, a bad zip, a missing core file or a checksum mismatch.
+
+    Example:
+      >>> unpack_movielens("ml-100k", Path("ml-100k.zip").read_bytes(), "data")
+      ... # doctest: +SKIP
+      PosixPath('data/ml-100k')
+    """
+    if name not in MOVIELENS_URLS:
+        raise DataError(f"unknown MovieLens dataset {name!r}; one of {', '.join(MOVIELENS_URLS)}")
+    source = MOVIELENS_URLS[name] if source is None else source
     try:
         archive = zipfile.ZipFile(io.BytesIO(payload))
     except zipfile.BadZipFile:
-        raise DataError(f"{url}: the download is not a valid zip file") from None
+        raise DataError(f"{source}: the download is not a valid zip file") from None
     prefix = f"{name}/"
     members = [m for m in archive.namelist() if m.startswith(prefix) and not m.endswith("/")]
     contents = {m[len(prefix):]: archive.read(m) for m in members}
     for fname, expected in _CHECKSUMS[name].items():
         if fname not in contents:
-            raise DataError(f"{url}: the zip lacks {prefix}{fname}")
+            raise DataError(f"{source}: the zip lacks {prefix}{fname}")
         if _digest(contents[fname], expected) != expected:
-            raise DataError(f"{url}: checksum mismatch for {fname} (corrupt or changed upstream)")
-    dest.mkdir(parents=True, exist_ok=True)
-    # Unpack next to the target and rename, so an interrupted run leaves no half folder.
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=dest))
-    for fname, data in contents.items():
-        (staging / fname).parent.mkdir(parents=True, exist_ok=True)
-        (staging / fname).write_bytes(data)
-    target = dest / name
-    if target.exists():
-        shutil.rmtree(target)
-    staging.rename(target)
+            raise DataError(f"{source}: checksum mismatch for {fname} (corrupt or changed upstream)")
+    target = Path(dest).expanduser() / name
+    with staging_dir(target) as staging:
+        for fname, data in contents.items():
+            (staging / fname).parent.mkdir(parents=True, exist_ok=True)
+            (staging / fname).write_bytes(data)
     return target
