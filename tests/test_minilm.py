@@ -18,6 +18,7 @@ import pytest
 
 from tfrec_inc.errors import DataError
 from tfrec_inc.text import minilm
+from tfrec_inc.text.minilm import export as minilm_export
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = Path(__file__).parent / "fixtures" / "minilm_reference.json"
@@ -147,12 +148,24 @@ def test_model_files_dir_names_the_install_command(monkeypatch):
         minilm.model_files_dir()
 
 
-def test_replace_dir_swaps_whole_directory(tmp_path):
-    old, new = tmp_path / "model", tmp_path / ".model.tmp"
-    old.mkdir()
-    (old / "stale.txt").write_text("old")
-    new.mkdir()
-    (new / "saved_model.pb").write_text("new")
-    minilm._replace_dir(new, old)
-    assert sorted(p.name for p in old.iterdir()) == ["saved_model.pb"]
+def _export_dir(path: Path, *names: str) -> Path:
+    path.mkdir()
+    for name in names:
+        (path / name).write_text(path.name)
+    return path
+
+
+def test_install_replaces_an_incomplete_export(tmp_path):
+    old = _export_dir(tmp_path / "model", "stale.txt")  # an interrupted export
+    new = _export_dir(tmp_path / ".model.tmp", "saved_model.pb", "tfrec_inc_minilm.json")
+    minilm_export._install(new, old)
+    assert sorted(p.name for p in old.iterdir()) == ["saved_model.pb", "tfrec_inc_minilm.json"]
     assert [p.name for p in tmp_path.iterdir()] == ["model"]
+
+
+def test_install_keeps_a_complete_export_that_won_the_race(tmp_path):
+    done = _export_dir(tmp_path / "model", "saved_model.pb", "tfrec_inc_minilm.json")
+    ours = _export_dir(tmp_path / ".model.tmp", "saved_model.pb", "tfrec_inc_minilm.json")
+    minilm_export._install(ours, done)
+    assert (done / "saved_model.pb").read_text() == "model"  # theirs, untouched
+    assert minilm.is_complete(done) and not minilm.is_complete(tmp_path)

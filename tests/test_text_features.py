@@ -19,6 +19,7 @@ from tfrec_inc.errors import ConfigError
 from tfrec_inc.text import cache as cache_lib
 from tfrec_inc.text import encoders, features, minilm
 from tfrec_inc.text.cache import CacheStats, TextVectorCache
+from tfrec_inc.text.minilm import export as minilm_export
 
 needs_weights = pytest.mark.skipif(
     importlib.util.find_spec(minilm.MODEL_PACKAGE) is None,
@@ -162,7 +163,7 @@ def test_cache_compacts_many_shards(tmp_path, monkeypatch):
     got, stats = TextVectorCache(tmp_path, "enc").lookup_or_encode(texts, enc)
     assert stats == CacheStats(hits=11, misses=0)
     np.testing.assert_array_equal(got, enc(texts))
-    assert not list(cache.folder.glob(".tmp-*"))
+    assert not [p.name for p in cache.folder.iterdir() if p.name.startswith(".")]  # no temp files
 
 
 def test_cache_rejects_wrong_encoder_output(tmp_path):
@@ -231,14 +232,12 @@ def test_minilm_identity_and_other_max_length_export_once(monkeypatch, temp_home
     assert encoders.encoder_identity(EncoderConfig()) != ident
     exports = []
 
-    def fake_export(out_dir, max_length=256):
+    def fake_save(out, model_dir, max_length):  # writes into the (existing) temp folder
         exports.append(max_length)
-        Path(out_dir).mkdir(parents=True)
         for name in ("saved_model.pb", "tfrec_inc_minilm.json"):
-            (Path(out_dir) / name).write_text("x")
-        return out_dir
+            (out / name).write_text("x")
 
-    monkeypatch.setattr(minilm, "export_minilm", fake_export)
+    monkeypatch.setattr(minilm_export, "_save", fake_save)
     path = encoders.resolve_handle(EncoderConfig(max_length=128))
     assert path == minilm.default_minilm_dir() + "-len128"
     assert encoders.resolve_handle(EncoderConfig(max_length=128)) == path

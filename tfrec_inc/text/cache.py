@@ -7,11 +7,13 @@ Layout under the root (default ``~/.cache/tfrec_inc/text_vectors``)::
 
 A key is ``sha256(identity + "\\0" + text)``. Each :meth:`TextVectorCache.lookup_or_encode`
 call that had to encode something adds one shard (named by the hash of its keys), written
-to a temporary file and renamed into place, so concurrent readers only ever see complete
-shards. Once there are more than :data:`MAX_SHARDS` shards they are merged into one.
+atomically (:func:`tfrec_inc.atomic.write_with`), so concurrent readers only ever see
+complete shards. Once there are more than :data:`MAX_SHARDS` shards they are merged into
+one.
 
 Example:
-  >>> cache = TextVectorCache("/tmp/vectors", identity="toy-encoder")
+  >>> import tempfile
+  >>> cache = TextVectorCache(tempfile.mkdtemp(), identity="toy-encoder")
   >>> vectors, stats = cache.lookup_or_encode(["a", "b", "a"], lambda t: np.ones((len(t), 4)))
   >>> vectors.shape, stats
   ((3, 4), CacheStats(hits=0, misses=2))
@@ -22,12 +24,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-import uuid
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+
+from tfrec_inc import atomic
 
 DEFAULT_ROOT = Path("~/.cache/tfrec_inc/text_vectors")
 # Merging beyond this many shards keeps loading to a handful of file reads.
@@ -64,7 +67,7 @@ class TextVectorCache:
       'text_vectors'
     """
 
-    def __init__(self, root: str | os.PathLike | None, identity: str):
+    def __init__(self, root: str | os.PathLike | None, identity: str) -> None:
         self.identity = identity
         base = Path(root).expanduser() if root is not None else DEFAULT_ROOT.expanduser()
         self.folder = base / hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16]
@@ -129,9 +132,14 @@ class TextVectorCache:
             from the cached one (the identity does not pin the encoder down).
 
         Example:
-          >>> vectors, stats = cache.lookup_or_encode(["a", "a"], my_encoder)  # doctest: +SKIP
-          >>> stats  # doctest: +SKIP
-          CacheStats(hits=1, misses=0)
+          >>> import tempfile
+          >>> cache = TextVectorCache(tempfile.mkdtemp(), "toy")
+          >>> def lengths(batch):
+          ...     return np.array([[len(t)] for t in batch])
+          >>> _ = cache.lookup_or_encode(["a"], lengths)
+          >>> vectors, stats = cache.lookup_or_encode(["a", "bb", "a"], lengths)
+          >>> vectors.ravel().tolist(), stats
+          ([1.0, 2.0, 1.0], CacheStats(hits=1, misses=1))
         """
         texts = list(texts)
         for text in texts:
@@ -224,6 +232,8 @@ class TextVectorCache:
         except Exception as err:  # anything unreadable: recompute rather than crash
             # Shards are renamed into place complete, so an unreadable one is damaged for
             # good: move it out of the shard glob (kept for inspection) to warn only once.
+            # A plain os.replace, not tfrec_inc.atomic: nothing is written, an existing
+            # file is renamed, and a failure (read-only cache) only means warning again.
             aside = path.with_name(path.name + ".corrupt")
             try:
                 os.replace(path, aside)
@@ -245,22 +255,23 @@ class TextVectorCache:
     def _write_shard(self, keys: np.ndarray, vectors: np.ndarray) -> str | None:
         """Writes one shard atomically; returns its file name, or None if it failed."""
         name = f"shard-{hashlib.sha256(keys.tobytes()).hexdigest()[:24]}.npz"
-        tmp = self.folder / f".tmp-{uuid.uuid4().hex}.npz"  # not matched by the shard glob
+        vectors = np.asarray(vectors, np.float32)
+
+        def write(tmp: Path) -> None:
+            # A file object, not a path: np.savez would append ".npz" to the temp name.
+            with open(tmp, "wb") as f:
+                np.savez(f, keys=keys, vectors=vectors)
+                f.flush()
+                os.fsync(f.fileno())
+
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             label = self.folder / "identity.txt"
             if not label.exists():
-                label.write_text(self.identity + "\n", encoding="utf-8")
-            with open(tmp, "wb") as f:
-                np.savez(f, keys=keys, vectors=np.asarray(vectors, np.float32))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.folder / name)
+                atomic.write_text(label, self.identity + "\n")
+            # The temporary sibling is ".shard-....npz.<random>": outside the shard glob.
+            atomic.write_with(self.folder / name, write)
         except OSError as err:
-            try:
-                tmp.unlink(missing_ok=True)
-            except OSError:
-                pass
             warnings.warn(f"text vector cache: cannot write {self.folder}: {err}", RuntimeWarning,
                           stacklevel=3)
             return None

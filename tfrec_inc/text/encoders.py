@@ -9,19 +9,17 @@ or a TF Hub handle/URL. Every encoder must map a 1-D batch of strings to float
 Example:
   >>> from tfrec_inc.config import EncoderConfig
   >>> cfg = EncoderConfig()  # the built-in MiniLM
-  >>> layer = load_layer(cfg)
-  >>> encode(layer, ["Star Wars (1977)", "Fargo (1996)"], batch_size=256).shape
+  >>> layer = load_layer(cfg)  # doctest: +SKIP
+  >>> encode(layer, ["Star Wars (1977)", "Fargo (1996)"], batch_size=256).shape  # doctest: +SKIP
   (2, 384)
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
@@ -30,9 +28,10 @@ from tfrec_inc.config import EncoderConfig
 from tfrec_inc.errors import ConfigError, TfrecIncError
 from tfrec_inc.text import minilm
 
+if TYPE_CHECKING:
+    import tensorflow_hub as hub
+
 BUILTIN = "minilm"
-# MiniLM's own training length: the one export that `ensure_minilm` manages.
-_DEFAULT_MAX_LENGTH = 256
 _REASON_CHARS = 200
 
 
@@ -41,38 +40,6 @@ def _short(err: BaseException) -> str:
     text = str(err).strip() or type(err).__name__
     line = text.splitlines()[0].strip()
     return line if len(line) <= _REASON_CHARS else line[: _REASON_CHARS - 3] + "..."
-
-
-def _minilm_dir(max_length: int) -> Path:
-    """Where the built-in export for ``max_length`` lives (no export is made here)."""
-    base = minilm.default_minilm_dir()
-    return Path(base if max_length == _DEFAULT_MAX_LENGTH else f"{base}-len{max_length}")
-
-
-def _is_complete(path: Path) -> bool:
-    # Same completeness marker as minilm.py: the provenance file is written last.
-    return (path / "saved_model.pb").is_file() and (path / "tfrec_inc_minilm.json").is_file()
-
-
-def _ensure_minilm_len(max_length: int) -> str:
-    """Exports MiniLM with a non-default token limit once, into a sibling cache folder."""
-    target = _minilm_dir(max_length)
-    if _is_complete(target):
-        return str(target)
-    # export_minilm replaces its destination, which could disturb a concurrent reader:
-    # export to a private sibling and rename it into place; if another process won the
-    # race, keep theirs (identical content) and drop ours.
-    tmp = target.with_name(f".{target.name}.export-{uuid.uuid4().hex[:12]}")
-    try:
-        minilm.export_minilm(str(tmp), max_length=max_length)
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not _is_complete(target):
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return str(target)
 
 
 def _local_dir(handle: str) -> Path | None:
@@ -87,9 +54,9 @@ def resolve_handle(cfg: EncoderConfig) -> str:
       cfg: the encoder config; ``handle`` and (for ``"minilm"``) ``max_length`` are used.
 
     Returns:
-      For ``"minilm"``: the path of the built-in SavedModel, exported on first use
-      (``max_length == 256`` is :func:`~tfrec_inc.text.minilm.ensure_minilm`; other
-      limits get their own folder ``<default_minilm_dir()>-len<max_length>``). For an
+      For ``"minilm"``: :func:`~tfrec_inc.text.minilm.ensure_minilm` of ``max_length``,
+      the built-in SavedModel exported on first use into ``default_minilm_dir()``, or
+      into ``<default_minilm_dir()>-len<max_length>`` for a limit other than 256. For an
       existing local folder: its absolute path. Anything else is returned unchanged as a
       TF Hub handle/URL.
 
@@ -104,12 +71,10 @@ def resolve_handle(cfg: EncoderConfig) -> str:
       'https://tfhub.dev/google/nnlm-en-dim50/2'
     """
     if cfg.handle == BUILTIN:
-        if cfg.max_length == _DEFAULT_MAX_LENGTH:
-            return minilm.ensure_minilm()
         try:
-            return _ensure_minilm_len(cfg.max_length)
+            return minilm.ensure_minilm(cfg.max_length)
         except ValueError as err:
-            if isinstance(err, TfrecIncError):
+            if isinstance(err, TfrecIncError) or cfg.max_length == minilm.DEFAULT_MAX_LENGTH:
                 raise
             # MiniLMEncoder's ValueError: beyond the position embeddings (or < 2).
             raise ConfigError(f"encoder.max_length: {_short(err)}") from None
@@ -117,7 +82,7 @@ def resolve_handle(cfg: EncoderConfig) -> str:
     return str(local) if local is not None else cfg.handle
 
 
-def load_layer(cfg: EncoderConfig, trainable: bool | None = None):
+def load_layer(cfg: EncoderConfig, trainable: bool | None = None) -> hub.KerasLayer:
     """Loads the encoder as a ``hub.KerasLayer`` and checks it maps strings to vectors.
 
     ``tensorflow_text`` is imported first, so SavedModels using its ops (the built-in
@@ -140,8 +105,8 @@ def load_layer(cfg: EncoderConfig, trainable: bool | None = None):
         a dict and no/an unknown key is set; the message lists the available keys).
 
     Example:
-      >>> layer = load_layer(EncoderConfig(handle="minilm"), trainable=False)
-      >>> layer(tf.constant(["hello"])).shape
+      >>> layer = load_layer(EncoderConfig(handle="minilm"), trainable=False)  # doctest: +SKIP
+      >>> layer(tf.constant(["hello"])).shape  # doctest: +SKIP
       TensorShape([1, 384])
     """
     import tensorflow_hub as hub
@@ -162,7 +127,7 @@ def load_layer(cfg: EncoderConfig, trainable: bool | None = None):
     return layer
 
 
-def _check_outputs(layer, cfg: EncoderConfig) -> None:
+def _check_outputs(layer: hub.KerasLayer, cfg: EncoderConfig) -> None:
     """Calls ``layer`` on one string and turns every way it can misfit into a ConfigError."""
     cannot = f"encoder.handle: cannot load {cfg.handle!r}"
     # hub.KerasLayer applies output_key (and complains with a multi-line repr) inside
@@ -231,7 +196,7 @@ def encoder_identity(cfg: EncoderConfig) -> str:
       'hub:https://tfhub.dev/google/nnlm-en-dim50/2:None'
     """
     if cfg.handle == BUILTIN:
-        return f"minilm:{_minilm_dir(cfg.max_length).name}:len{cfg.max_length}"
+        return f"minilm:{Path(minilm.minilm_dir(cfg.max_length)).name}:len{cfg.max_length}"
     local = _local_dir(cfg.handle)
     if local is None:
         return f"hub:{cfg.handle}:{cfg.output_key}"
@@ -243,7 +208,10 @@ def encoder_identity(cfg: EncoderConfig) -> str:
     return f"savedmodel:{digest}:{cfg.output_key}"
 
 
-def encode(layer, texts: Sequence[str], batch_size: int, progress: bool = False) -> np.ndarray:
+def encode(
+    layer: Callable[[tf.Tensor], tf.Tensor], texts: Sequence[str], batch_size: int,
+    progress: bool = False,
+) -> np.ndarray:
     """Runs the encoder over ``texts`` in batches.
 
     Batches are formed from the texts sorted by length (as sentence-transformers does),
@@ -261,8 +229,13 @@ def encode(layer, texts: Sequence[str], batch_size: int, progress: bool = False)
       ``[""]`` to learn ``dim``, and ``[0, dim]`` is returned.
 
     Example:
-      >>> encode(load_layer(EncoderConfig()), ["a", "b", "c"], batch_size=2).shape
-      (3, 384)
+      >>> def lengths(batch):  # a stand-in for a layer: [batch] strings -> [batch, 2]
+      ...     n = tf.cast(tf.strings.length(batch), tf.float32)
+      ...     return tf.stack([n, -n], axis=1)
+      >>> encode(lengths, ["ccc", "a", "bb"], batch_size=2)
+      array([[ 3., -3.],
+             [ 1., -1.],
+             [ 2., -2.]], dtype=float32)
     """
     from tqdm.auto import tqdm
 

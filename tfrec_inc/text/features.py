@@ -1,16 +1,19 @@
 """The item text table: one (frozen) encoder vector per catalog item.
 
-Example:
+Example (skipped by doctest: it loads MiniLM):
+  >>> import tempfile
   >>> from tfrec_inc.config import EncoderConfig
-  >>> table, info = item_text_vectors(["", "Star Wars (1977)", "Fargo (1996)"], EncoderConfig())
-  >>> table.shape, info["misses"]
+  >>> cfg = EncoderConfig(cache_dir=tempfile.mkdtemp())  # a fresh, empty vector cache
+  >>> table, info = item_text_vectors(["", "Star Wars (1977)", "Fargo (1996)"], cfg)  # doctest: +SKIP
+  >>> table.shape, info["misses"]  # doctest: +SKIP
   ((3, 384), 3)
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -18,6 +21,23 @@ from tfrec_inc.config import EncoderConfig
 from tfrec_inc.errors import ConfigError
 from tfrec_inc.text import encoders
 from tfrec_inc.text.cache import TextVectorCache
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class _Lookup(Protocol):
+    def lookup(self, ids: Iterable[str]) -> np.ndarray: ...
+
+
+class _ItemCatalog(Protocol):
+    """What is read of a `tfrec_inc.data.catalog.Catalog` (``text`` may not import ``data``)."""
+
+    @property
+    def items(self) -> _Lookup: ...
+
+    @property
+    def item_text(self) -> Sequence[str]: ...
 
 
 def item_text_vectors(
@@ -60,7 +80,8 @@ def item_text_vectors(
       ValueError: a ``fit_rows``/``zero_rows`` index out of range.
 
     Example:
-      >>> cfg = EncoderConfig(pca_dim=32, cache_dir="/tmp/vectors")
+      >>> import tempfile
+      >>> cfg = EncoderConfig(pca_dim=32, cache_dir=tempfile.mkdtemp())
       >>> table, info = item_text_vectors(titles, cfg, fit_rows=first_window_rows)  # doctest: +SKIP
       >>> table.shape[1], info["dim"]  # doctest: +SKIP
       (32, 32)
@@ -81,18 +102,7 @@ def item_text_vectors(
         return encoders.encode(layer, batch, cfg.batch_size, progress=progress)
 
     vectors, stats = cache.lookup_or_encode(texts, encode_fn)
-    vectors = vectors.astype(np.float64)  # PCA and norms in float64; float32 at the end
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    vectors = vectors / np.maximum(norms, 1e-12)  # an all-zero vector stays zero
-
-    info: dict = {}
-    if cfg.pca_dim is not None:
-        fit = (np.setdiff1d(np.arange(n), zero) if fit_rows is None
-               else _indices(fit_rows, n, "fit_rows"))
-        vectors, info["explained_variance"] = _pca(vectors, fit, cfg.pca_dim)
-
-    table = vectors.astype(np.float32)
-    table[zero] = 0.0
+    table, info = _table(vectors, cfg.pca_dim, fit_rows, zero)
     info = {
         "encoder": identity,
         "hits": stats.hits,
@@ -105,7 +115,7 @@ def item_text_vectors(
     return table, info
 
 
-def window_text_vectors(catalog, first_train, cfg: EncoderConfig,
+def window_text_vectors(catalog: _ItemCatalog, first_train: pd.DataFrame, cfg: EncoderConfig,
                         progress: bool = False) -> tuple[np.ndarray, dict]:
     """`item_text_vectors` of a catalog's items, any PCA fitted on the first window's items.
 
@@ -126,6 +136,28 @@ def window_text_vectors(catalog, first_train, cfg: EncoderConfig,
     """
     first_items = catalog.items.lookup(first_train["item_id"].unique())
     return item_text_vectors(catalog.item_text, cfg, fit_rows=first_items, progress=progress)
+
+
+def _table(vectors: np.ndarray, pca_dim: int | None, fit_rows: np.ndarray | Sequence[int] | None,
+           zero: np.ndarray) -> tuple[np.ndarray, dict]:
+    """L2-normalises the rows, projects them with a PCA if asked, zeroes the ``zero`` rows.
+
+    Returns the float32 table and ``{"explained_variance": ...}`` with PCA, else ``{}``.
+    """
+    n = len(vectors)
+    vectors = vectors.astype(np.float64)  # PCA and norms in float64; float32 at the end
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = vectors / np.maximum(norms, 1e-12)  # an all-zero vector stays zero
+
+    info: dict = {}
+    if pca_dim is not None:
+        fit = (np.setdiff1d(np.arange(n), zero) if fit_rows is None
+               else _indices(fit_rows, n, "fit_rows"))
+        vectors, info["explained_variance"] = _pca(vectors, fit, pca_dim)
+
+    table = vectors.astype(np.float32)
+    table[zero] = 0.0
+    return table, info
 
 
 def _indices(rows: np.ndarray | Sequence[int], n: int, name: str) -> np.ndarray:
