@@ -63,7 +63,9 @@ def _parser() -> argparse.ArgumentParser:
 
     for name, what in (("table", "table.md/.tex (and table_incremental.md/.tex)"), ("plot", "plots/")):
         p = sub.add_parser(name, help=f"rebuild {what} from metrics.csv",
-                           description=f"Rebuild {what} from the metrics.csv of results folders.")
+                           description=f"Rebuild {what} from the metrics.csv of results folders. "
+                                       "The reports follow the study kind in manifest.json (older "
+                                       "folders: config.yaml).")
         p.add_argument("results", nargs="+", metavar="RESULTS_DIR")
         p.add_argument("--output", metavar="DIR",
                        help="where to write (default: the results folder; required for several)")
@@ -89,12 +91,16 @@ def _rebuild(args: argparse.Namespace) -> Path:
     import pandas as pd
 
     from tfrec_inc.reporting import io
-    from tfrec_inc.reporting.reports import write_reports
+    from tfrec_inc.reporting.reports import study_kind, write_reports
 
     dirs = [Path(d) for d in args.results]
     frame = pd.concat([io.read_metrics(d) for d in dirs], ignore_index=True)
     if args.output is None and len(dirs) > 1:
         raise TfrecIncError("give --output DIR when combining several results folders")
+    kinds = {d: study_kind(d) for d in dirs}
+    if len(set(kinds.values())) > 1:
+        raise TfrecIncError("cannot combine results folders of different study kinds: "
+                            + ", ".join(f"{d} ({kind})" for d, kind in kinds.items()))
     out = Path(args.output) if args.output else dirs[0]
     # Read before writing anything, so a bad per-user file leaves no half-updated folder.
     # Folders without per_user.csv.gz still get the tables, without significance marks for them.
@@ -103,7 +109,8 @@ def _rebuild(args: argparse.Namespace) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     table = args.command == "table"
     columns = (args.metrics or _table_metrics(dirs[0])) if table else ()
-    write_reports(frame, per_user, out, columns, write_tables=table, write_plots=not table)
+    write_reports(frame, per_user, out, columns, study=kinds[dirs[0]], write_tables=table,
+                  write_plots=not table)
     return out / "table.md" if table else out / "plots"
 
 

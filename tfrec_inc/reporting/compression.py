@@ -15,10 +15,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from tfrec_inc.config import COMPRESSION_VARIANTS  # noqa: E402
 from tfrec_inc.reporting.io import atomic_write_text  # noqa: E402
 from tfrec_inc.reporting.plots import save_png_pdf  # noqa: E402
+from tfrec_inc.reporting.render import latex_table, markdown_table  # noqa: E402
 
 REFERENCE = "fp32"
 CONTROL = "fp32_finetuned"  # fine-tuned like prune_* / qat_int8, uncompressed
@@ -26,11 +28,6 @@ MD_FILE = "table_compression.md"
 TEX_FILE = "table_compression.tex"
 SCALARS = ("size_bytes", "size_gzip_bytes", "size_index_bytes", "savedmodel_bytes", "sparsity",
            "latency_p50_ms", "latency_p99_ms")
-
-
-def is_compression(frame: pd.DataFrame) -> bool:
-    """Whether a metrics frame comes from a compression study."""
-    return REFERENCE in set(frame["strategy"]) and "size_bytes" in set(frame["metric"])
 
 
 def _order(variant: str) -> tuple[int, str]:
@@ -55,8 +52,14 @@ def summary(frame: pd.DataFrame, k: int = 20) -> pd.DataFrame:
       variant's) and the `SCALARS`. Empty when there is nothing to show.
 
     Example:
-      >>> summary(read_metrics("results/compression_ml100k")).loc[("two_tower", "tflite_int8")]
-      ... # doctest: +SKIP
+      >>> frame = pd.DataFrame({"experiment": "x", "dataset": "d", "model": "m", "seed": 0, "window": 3,
+      ...                       "group": "all", "strategy": ["fp32"] * 4 + ["tflite_int8"] * 4,
+      ...                       "metric": ["recall", "ndcg", "size_bytes", "size_gzip_bytes"] * 2,
+      ...                       "k": [20, 20, None, None] * 2,
+      ...                       "value": [0.2, 0.1, 4000, 2000, 0.18, 0.1, 1000, 800]})
+      >>> row = summary(frame).loc[("m", "tflite_int8")]
+      >>> print(f"{row[('recall_change', 'mean')]:+.3f} {row[('ratio', 'mean')]:.1f}")
+      -0.100 4.0
     """
     sub = frame[frame["group"] == "all"]
     k_values = pd.to_numeric(sub["k"], errors="coerce")
@@ -96,9 +99,9 @@ def summary(frame: pd.DataFrame, k: int = 20) -> pd.DataFrame:
     return stats
 
 
-def _cell(stats: pd.DataFrame, row, name: str, kind: str, pm: str) -> str:
+def _cell(stats: pd.DataFrame, row, name: str, kind: str) -> str | None:
     if (name, "mean") not in stats.columns or pd.isna(stats.loc[row, (name, "mean")]):
-        return "–"
+        return None
     mean, std = stats.loc[row, (name, "mean")], stats.loc[row, (name, "std")]
     show_std = not pd.isna(std) and std > 0
     if kind == "kb":
@@ -109,13 +112,13 @@ def _cell(stats: pd.DataFrame, row, name: str, kind: str, pm: str) -> str:
         return f"{100 * mean:.1f} %"
     if kind == "change":
         text = f"{100 * mean:+.1f} %"
-        return text + (f" {pm} {100 * std:.1f}" if show_std else "")
+        return text + (f" ± {100 * std:.1f}" if show_std else "")
     if kind == "ms":
         return f"{mean:.3f}"
-    return f"{mean:.4f}" + (f" {pm} {std:.4f}" if show_std else "")
+    return f"{mean:.4f}" + (f" ± {std:.4f}" if show_std else "")
 
 
-def _rows(stats: pd.DataFrame, pm: str) -> tuple[list[str], list[list[str]]]:
+def _rows(stats: pd.DataFrame) -> tuple[list[str], list[list[str | None]]]:
     k = stats.attrs["k"]
     columns = [
         ("TFLite KB", "size_bytes", "kb"), ("gzip KB", "size_gzip_bytes", "kb"),
@@ -133,7 +136,7 @@ def _rows(stats: pd.DataFrame, pm: str) -> tuple[list[str], list[list[str]]]:
     rows = []
     for row in stats.index:
         label = f"{row[0]} / {row[1]}" if several else row[1]
-        rows.append([label] + [_cell(stats, row, name, kind, pm) for _, name, kind in columns])
+        rows.append([label] + [_cell(stats, row, name, kind) for _, name, kind in columns])
     return header, rows
 
 
@@ -155,40 +158,48 @@ def _note(stats: pd.DataFrame) -> str:
 
 
 def markdown(frame: pd.DataFrame, k: int = 20) -> str:
-    """The compression table as Markdown (empty string when the frame has no study)."""
+    """The compression table as Markdown.
+
+    Args:
+      frame: long-format metrics of a compression study.
+      k: the cut-off of recall and NDCG.
+
+    Returns:
+      ``## Compression``, the explanatory note and the table; "" when the frame has no study.
+    """
     stats = summary(frame, k)
     if stats.empty:
         return ""
-    header, rows = _rows(stats, "±")
-    lines = ["## Compression", "", _note(stats), "", "| " + " | ".join(header) + " |",
-             "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
+    header, rows = _rows(stats)
+    return f"## Compression\n\n{_note(stats)}\n\n" + markdown_table(header, rows)
 
 
 def latex(frame: pd.DataFrame, k: int = 20) -> str:
-    """The compression table as a LaTeX ``booktabs`` tabular."""
+    """The compression table as a LaTeX ``booktabs`` tabular.
+
+    Args:
+      frame: long-format metrics of a compression study.
+      k: the cut-off of recall and NDCG.
+
+    Returns:
+      The tabular after the note as a ``%`` comment line; "" when the frame has no study.
+    """
     stats = summary(frame, k)
     if stats.empty:
         return ""
-
-    def esc(text: str) -> str:
-        return (text.replace("_", r"\_").replace("%", r"\%").replace("×", r"$\times$")
-                .replace("Δ", r"$\Delta$").replace("±", r"$\pm$").replace("–", "--"))
-
-    header, rows = _rows(stats, "±")
-    lines = [f"% {_note(stats)}", r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}", r"\toprule",
-             " & ".join(esc(h) for h in header) + r" \\", r"\midrule"]
-    lines += [" & ".join(esc(c) for c in r) + r" \\" for r in rows]
-    lines += [r"\bottomrule", r"\end{tabular}", ""]
-    return "\n".join(lines)
+    header, rows = _rows(stats)
+    return latex_table(header, rows, comments=[_note(stats)])
 
 
-def size_vs_recall(frame: pd.DataFrame, k: int = 20):
+def size_vs_recall(frame: pd.DataFrame, k: int = 20) -> Figure | None:
     """Recall@k against the artefact size (raw and gzip), one marker per variant.
 
     One row of panels per model (their sizes differ by an order of magnitude); error bars
     are ± 1 std over seeds.
+
+    Args:
+      frame: long-format metrics of a compression study.
+      k: the cut-off of recall.
 
     Returns:
       The matplotlib figure, or None when the frame has no compression study.
@@ -224,6 +235,11 @@ def size_vs_recall(frame: pd.DataFrame, k: int = 20):
 def write_table(frame: pd.DataFrame, out_dir: str | Path, k: int = 20) -> bool:
     """Writes ``table_compression.md`` and ``table_compression.tex``.
 
+    Args:
+      frame: long-format metrics of a compression study.
+      out_dir: an existing folder.
+      k: the cut-off of recall and NDCG.
+
     Returns:
       True when written (the frame holds a compression study).
     """
@@ -237,5 +253,11 @@ def write_table(frame: pd.DataFrame, out_dir: str | Path, k: int = 20) -> bool:
 
 
 def write_plot(frame: pd.DataFrame, plot_dir: str | Path, k: int = 20) -> None:
-    """Writes ``size_vs_recall_at_<k>.{png,pdf}`` (Recall@k against artefact size)."""
+    """Writes ``size_vs_recall_at_<k>.{png,pdf}`` (Recall@k against artefact size).
+
+    Args:
+      frame: long-format metrics of a compression study.
+      plot_dir: the plot folder (created when needed).
+      k: the cut-off of recall.
+    """
     save_png_pdf(size_vs_recall(frame, k), plot_dir, f"size_vs_recall_at_{k}")

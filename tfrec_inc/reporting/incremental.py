@@ -15,6 +15,7 @@ not corrected for multiple comparisons.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ import pandas as pd
 from tfrec_inc.errors import DataError
 from tfrec_inc.evaluation.stats import paired_test
 from tfrec_inc.reporting.io import atomic_write_text
+from tfrec_inc.reporting.render import Cell, CellLike, latex_table, markdown_table
 
 STRATEGY_ORDER = ("static", "full_retrain", "sliding_retrain", "fine_tune", "replay", "distill", "ewc")
 MARKER = "†"
@@ -112,6 +114,37 @@ def _p_values(per_user: pd.DataFrame, labels: dict, k: int, reference: str,
     return out
 
 
+def _quality(frame: pd.DataFrame, k: int) -> pd.DataFrame:
+    """recall/ndcg/retention@k rows at windows >= 1 of the model/strategy pairs with recall or ndcg."""
+    k_values = pd.to_numeric(frame["k"], errors="coerce")
+    quality = frame[frame["metric"].isin([*TESTED, "retention"]) & (k_values == k)
+                    & (frame["window"] >= 1)]
+    rows = quality.loc[quality["metric"].isin(TESTED), ["model", "strategy"]].drop_duplicates()
+    return quality.merge(rows, on=["model", "strategy"])
+
+
+def _row_labels(quality: pd.DataFrame) -> tuple[list[tuple[str, str]], dict[tuple[str, str], str], bool]:
+    """(model, strategy) pairs in table order, their row labels, and whether there are several models."""
+    rows = quality.loc[quality["metric"].isin(TESTED), ["model", "strategy"]].drop_duplicates()
+    models = list(dict.fromkeys(rows["model"]))
+    several = len(models) > 1
+    ordered = sorted(rows.itertuples(index=False, name=None),
+                     key=lambda ms: (models.index(ms[0]), _strategy_rank(ms[1]), ms[1]))
+    return ordered, {(m, s): (f"{m} / {s}" if several else s) for m, s in ordered}, several
+
+
+def _stat_cells(stats: pd.DataFrame, row_label: dict[tuple[str, str], str],
+                name: Callable[[tuple], str]) -> dict[tuple[str, str, str], dict[str, float]]:
+    """``{(column, name, stat): {row label: value}}`` from mean/std rows indexed by
+    ``(column, model, strategy, ...)``; ``name`` gives a row's column name from its index key."""
+    cells: dict[tuple[str, str, str], dict[str, float]] = {}
+    for key, row in stats.iterrows():
+        column, model, strategy = key[:3]
+        for stat in ("mean", "std"):
+            cells.setdefault((column, name(key), stat), {})[row_label[(model, strategy)]] = row[stat]
+    return cells
+
+
 def summary(
     frame: pd.DataFrame,
     per_user: pd.DataFrame | None = None,
@@ -145,9 +178,12 @@ def summary(
       no recall@K/ndcg@K at windows ≥ 1.
 
     Example:
-      >>> table = summary(read_metrics("results/study"), read_per_user("results/study"))
-      ... # doctest: +SKIP
-      >>> table[("ml-100k", "recall@20", "mean")]  # doctest: +SKIP
+      >>> frame = pd.DataFrame({"experiment": "x", "dataset": "d", "model": "m", "group": "all", "k": 20,
+      ...     "metric": "recall", "seed": [0, 0, 1, 1], "window": 1,
+      ...     "strategy": ["full_retrain", "fine_tune"] * 2, "value": [0.3, 0.2, 0.5, 0.2]})
+      >>> table = summary(frame)
+      >>> table[("d", "recall@20", "mean")].round(4).to_dict()
+      {'full_retrain': 0.4, 'fine_tune': 0.2}
     """
     frame = frame[frame["group"] == "all"]
     if frame.empty:
@@ -155,37 +191,23 @@ def summary(
     labels = _column_labels(frame)
     frame = frame.assign(column=[labels[(e, d)] for e, d in zip(frame["experiment"], frame["dataset"],
                                                                  strict=True)])
-    k_values = pd.to_numeric(frame["k"], errors="coerce")
-    quality = frame[frame["metric"].isin([*TESTED, "retention"]) & (k_values == k)
-                    & (frame["window"] >= 1)]
-    rows = quality.loc[quality["metric"].isin(TESTED), ["model", "strategy"]].drop_duplicates()
-    if rows.empty:
+    quality = _quality(frame, k)
+    if quality.empty:
         return pd.DataFrame()
-    quality = quality.merge(rows, on=["model", "strategy"])
-    models = list(dict.fromkeys(rows["model"]))
-    several = len(models) > 1
-    ordered = sorted(rows.itertuples(index=False, name=None),
-                     key=lambda ms: (models.index(ms[0]), _strategy_rank(ms[1]), ms[1]))
-    row_label = {(m, s): (f"{m} / {s}" if several else s) for m, s in ordered}
+    ordered, row_label, several = _row_labels(quality)
 
     names = {"recall": f"recall@{k}", "ndcg": f"ndcg@{k}", "retention": f"retention@{k}"}
     time_name = f"time vs {baseline}"
     present = set(quality["column"])
     columns = [c for c in dict.fromkeys(labels.values()) if c in present]
-    cells: dict[tuple[str, str, str], dict[str, float]] = {}
 
     per_seed = quality.groupby(["column", "model", "strategy", "metric", "seed"])["value"].mean()
     stats = per_seed.groupby(level=["column", "model", "strategy", "metric"]).agg(["mean", "std"])
-    for (column, model, strategy, metric), row in stats.iterrows():
-        cells.setdefault((column, names[metric], "mean"), {})[row_label[(model, strategy)]] = row["mean"]
-        cells.setdefault((column, names[metric], "std"), {})[row_label[(model, strategy)]] = row["std"]
-
+    cells = _stat_cells(stats, row_label, lambda key: names[key[3]])
     ratios = _time_ratios(frame, quality, baseline).dropna()
     if not ratios.empty:
         time_stats = ratios.groupby(level=["column", "model", "strategy"]).agg(["mean", "std"])
-        for (column, model, strategy), row in time_stats.iterrows():
-            cells.setdefault((column, time_name, "mean"), {})[row_label[(model, strategy)]] = row["mean"]
-            cells.setdefault((column, time_name, "std"), {})[row_label[(model, strategy)]] = row["std"]
+        cells.update(_stat_cells(time_stats, row_label, lambda key: time_name))
 
     tested = per_user is not None and not per_user.empty
     if tested:
@@ -199,21 +221,23 @@ def summary(
     table = pd.DataFrame({key: pd.Series(cells.get(key, {}), dtype=float) for key in order}, index=index)
     table.columns = pd.MultiIndex.from_tuples(order, names=["dataset", "column", "stat"])
 
+    table.attrs = _attrs(quality, columns, list(names.values()), time_name, k=k, reference=reference,
+                         baseline=baseline, alpha=alpha, method=method, per_user=tested)
+    return table
+
+
+def _attrs(quality: pd.DataFrame, columns: list[str], metric_columns: list[str], time_column: str,
+           **settings: object) -> dict:
+    """What the renderings of a `summary` print in their header: settings, seeds, windows, columns."""
     windows = quality.groupby("column")["window"].agg(["min", "max"])
-    table.attrs = {
-        "k": k,
-        "reference": reference,
-        "baseline": baseline,
-        "alpha": alpha,
-        "method": method,
-        "per_user": tested,
-        "has_reference": reference in set(rows["strategy"]),
+    return {
+        **settings,
+        "has_reference": settings["reference"] in set(quality["strategy"]),
         "seeds": sorted(int(n) for n in quality.groupby("column")["seed"].nunique()),
         "windows": {c: (int(windows.loc[c, "min"]), int(windows.loc[c, "max"])) for c in columns},
-        "metric_columns": list(names.values()),
-        "time_column": time_name,
+        "metric_columns": metric_columns,
+        "time_column": time_column,
     }
-    return table
 
 
 def _header(table: pd.DataFrame) -> str:
@@ -256,7 +280,7 @@ def _best(table: pd.DataFrame, column: str, name: str, decimals: int, lowest: bo
     return means.min() if lowest else means.max()
 
 
-def _cells(table: pd.DataFrame, bold: tuple[str, str], pm: str, mark: str, dash: str) -> list[list[str]]:
+def _cells(table: pd.DataFrame) -> list[list[CellLike]]:
     a = table.attrs
     columns = list(dict.fromkeys(table.columns.get_level_values("dataset")))
     names = [*a["metric_columns"], a["time_column"]]
@@ -264,63 +288,39 @@ def _cells(table: pd.DataFrame, bold: tuple[str, str], pm: str, mark: str, dash:
     best = {(c, n): _best(table, c, n, decimals[n], n == a["time_column"]) for c in columns for n in names}
     rows = []
     for label, row in table.iterrows():
-        cells = [str(label)]
+        cells: list[CellLike] = [str(label)]
         for c in columns:
             for n in names:
                 mean, std, p = row[(c, n, "mean")], row[(c, n, "std")], row[(c, n, "p")]
                 if pd.isna(mean):
-                    cells.append(dash)
+                    cells.append(None)
                     continue
                 d = decimals[n]
-                text = f"{mean:.{d}f}" + ("" if pd.isna(std) else f" {pm} {std:.{d}f}")
-                if best[(c, n)] is not None and round(mean, d) == best[(c, n)]:
-                    text = f"{bold[0]}{text}{bold[1]}"
-                if not pd.isna(p) and p < a["alpha"]:
-                    text += mark
-                cells.append(text)
+                text = f"{mean:.{d}f}" + ("" if pd.isna(std) else f" ± {std:.{d}f}")
+                bold = best[(c, n)] is not None and round(mean, d) == best[(c, n)]
+                mark = MARKER if not pd.isna(p) and p < a["alpha"] else ""
+                cells.append(Cell(text, bold=bool(bold), mark=mark))
         rows.append(cells)
     return rows
 
 
-def _markdown(table: pd.DataFrame) -> str:
+def _layout(table: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """The dataset column groups and the metric names under each."""
     columns = list(dict.fromkeys(table.columns.get_level_values("dataset")))
-    names = [*table.attrs["metric_columns"], table.attrs["time_column"]]
+    return columns, [*table.attrs["metric_columns"], table.attrs["time_column"]]
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    columns, names = _layout(table)
     header = [table.index.name] + [f"{c} · {n}" for c in columns for n in names]
-    lines = [
-        _header(table),
-        "",
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-    ]
-    lines += ["| " + " | ".join(r) + " |" for r in _cells(table, ("**", "**"), "±", MARKER, "–")]
-    return "\n".join(lines) + "\n"
-
-
-def _escape(text: str) -> str:
-    return text.replace("_", r"\_").replace("&", r"\&").replace("%", r"\%").replace("#", r"\#")
+    return _header(table) + "\n\n" + markdown_table(header, _cells(table))
 
 
 def _latex(table: pd.DataFrame) -> str:
-    columns = list(dict.fromkeys(table.columns.get_level_values("dataset")))
-    names = [*table.attrs["metric_columns"], table.attrs["time_column"]]
-    width = len(names)
-    groups = " & ".join(rf"\multicolumn{{{width}}}{{c}}{{{_escape(c)}}}" for c in columns)
-    rules = " ".join(
-        rf"\cmidrule(lr){{{2 + i * width}-{1 + (i + 1) * width}}}" for i in range(len(columns))
-    )
-    lines = ["% " + line for line in textwrap.wrap(_header(table), 100)]
-    lines += [
-        r"\begin{tabular}{l" + ("r" * width) * len(columns) + "}",
-        r"\toprule",
-        " & " + groups + r" \\",
-        rules,
-        " & ".join([_escape(str(table.index.name))] + [_escape(n) for _ in columns for n in names]) + r" \\",
-        r"\midrule",
-    ]
-    for r in _cells(table, (r"\textbf{", "}"), r"$\pm$", r"$^{\dagger}$", "--"):
-        lines.append(" & ".join([_escape(r[0])] + r[1:]) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", ""]
-    return "\n".join(lines)
+    columns, names = _layout(table)
+    header = [str(table.index.name)] + [n for _ in columns for n in names]
+    return latex_table(header, _cells(table), comments=textwrap.wrap(_header(table), 100),
+                       groups=[(c, len(names)) for c in columns])
 
 
 def markdown(
@@ -342,7 +342,12 @@ def markdown(
       recall/ndcg cells that differ significantly from ``reference``.
 
     Example:
-      >>> print(markdown(metrics, per_user, k=20))  # doctest: +SKIP
+      >>> frame = pd.DataFrame({"experiment": "x", "dataset": "d", "model": "m", "group": "all", "k": 20,
+      ...     "metric": "recall", "seed": [0, 0, 1, 1], "window": 1,
+      ...     "strategy": ["full_retrain", "fine_tune"] * 2, "value": [0.3, 0.2, 0.5, 0.2]})
+      >>> print("\\n".join(markdown(frame).splitlines()[-2:]))
+      | full_retrain | **0.4000 ± 0.1414** | – | – | – |
+      | fine_tune | 0.2000 ± 0.0000 | – | – | – |
     """
     table = summary(frame, per_user, k, reference, baseline, alpha, method)
     return "" if table.empty else _markdown(table)
@@ -367,7 +372,11 @@ def latex(
       comment lines, ready to be turned into a caption.
 
     Example:
-      >>> print(latex(metrics, per_user, k=20))  # doctest: +SKIP
+      >>> frame = pd.DataFrame({"experiment": "x", "dataset": "d", "model": "m", "group": "all", "k": 20,
+      ...     "metric": "recall", "seed": [0, 0, 1, 1], "window": 1,
+      ...     "strategy": ["full_retrain", "fine_tune"] * 2, "value": [0.3, 0.2, 0.5, 0.2]})
+      >>> print(latex(frame).splitlines()[-4])
+      full\\_retrain & \\textbf{0.4000 $\\pm$ 0.1414} & -- & -- & -- \\\\
     """
     table = summary(frame, per_user, k, reference, baseline, alpha, method)
     return "" if table.empty else _latex(table)
@@ -395,8 +404,14 @@ def write(
       strategies including ``baseline`` and recall@K/ndcg@K values at windows ≥ 1.
 
     Example:
-      >>> write(read_metrics(d), read_per_user(d), d)  # doctest: +SKIP
-      True
+      >>> import shutil, tempfile
+      >>> frame = pd.DataFrame({"experiment": "x", "dataset": "d", "model": "m", "group": "all", "k": 20,
+      ...     "metric": "recall", "seed": [0, 0, 1, 1], "window": 1,
+      ...     "strategy": ["full_retrain", "fine_tune"] * 2, "value": [0.3, 0.2, 0.5, 0.2]})
+      >>> folder = Path(tempfile.mkdtemp())
+      >>> write(frame, None, folder), sorted(p.name for p in folder.iterdir())
+      (True, ['table_incremental.md', 'table_incremental.tex'])
+      >>> shutil.rmtree(folder)
     """
     strategies = set(frame["strategy"])
     if len(strategies) < 2 or baseline not in strategies:

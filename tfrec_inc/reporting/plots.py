@@ -21,8 +21,13 @@ def _label(frame: pd.DataFrame) -> pd.Series:
     return prefix + frame["model"] + " / " + frame["strategy"]
 
 
-def save_figure(fig, path: Path) -> None:
-    """Saves atomically (temp file + rename), PDFs without a creation date (reproducible)."""
+def save_figure(fig: Figure, path: Path) -> None:
+    """Saves atomically (temp file + rename), PDFs without a creation date (reproducible).
+
+    Args:
+      fig: the figure.
+      path: the file to write; its suffix picks the format.
+    """
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     # No creation date in PDFs: the same metrics.csv gives byte-identical figures.
     metadata = {"CreationDate": None} if path.suffix == ".pdf" else None
@@ -30,8 +35,14 @@ def save_figure(fig, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def save_png_pdf(fig, plot_dir: str | Path, stem: str) -> None:
-    """Saves ``fig`` as ``<stem>.png`` and ``<stem>.pdf`` in ``plot_dir`` and closes it (None: nothing)."""
+def save_png_pdf(fig: Figure | None, plot_dir: str | Path, stem: str) -> None:
+    """Saves ``fig`` as ``<stem>.png`` and ``<stem>.pdf`` in ``plot_dir`` and closes it.
+
+    Args:
+      fig: the figure; None writes nothing.
+      plot_dir: the folder (created when missing).
+      stem: the file name without suffix.
+    """
     if fig is None:
         return
     plot_dir = Path(plot_dir)
@@ -41,8 +52,12 @@ def save_png_pdf(fig, plot_dir: str | Path, stem: str) -> None:
     plt.close(fig)
 
 
-def recall_precision(frame: pd.DataFrame, group: str = "all"):
+def recall_precision(frame: pd.DataFrame, group: str = "all") -> Figure | None:
     """Mean precision@K against recall@K (K = 1..K_max), one line per model / strategy.
+
+    Args:
+      frame: long-format metrics.
+      group: the user/item group.
 
     Returns:
       The matplotlib figure, or None when the frame has no curve points.
@@ -73,8 +88,18 @@ def recall_precision(frame: pd.DataFrame, group: str = "all"):
     return fig
 
 
-def by_window(frame: pd.DataFrame, metric: str, k: int | None, group: str = "all"):
-    """Metric@k (or a metric without K) per window, mean over seeds ± 1 std, a line per row."""
+def by_window(frame: pd.DataFrame, metric: str, k: int | None, group: str = "all") -> Figure | None:
+    """Metric@k (or a metric without K) per window, mean over seeds ± 1 std, a line per row.
+
+    Args:
+      frame: long-format metrics.
+      metric: the metric name.
+      k: its cut-off, or None for metrics without one (e.g. ``rmse``).
+      group: the user/item group.
+
+    Returns:
+      The matplotlib figure, or None when the frame has no such values.
+    """
     k_match = frame["k"].fillna(-1).astype(int) == (-1 if k is None else k)
     sub = frame[(frame["group"] == group) & (frame["metric"] == metric) & k_match].copy()
     if sub.empty:
@@ -108,7 +133,13 @@ def cumulative_time(frame: pd.DataFrame) -> Figure | None:
       The matplotlib figure, or None when the frame has no ``train_seconds`` rows.
 
     Example:
-      >>> fig = cumulative_time(read_metrics("results/study"))  # doctest: +SKIP
+      >>> frame = pd.DataFrame({"experiment": "x", "model": "m", "strategy": "fine_tune", "seed": 0,
+      ...                       "group": "all", "metric": "train_seconds", "k": None,
+      ...                       "window": [0, 1, 2], "value": [10.0, 2.0, 3.0]})
+      >>> fig = cumulative_time(frame)
+      >>> fig.axes[0].lines[0].get_ydata().tolist()
+      [10.0, 12.0, 15.0]
+      >>> plt.close(fig)
     """
     cost = frame[(frame["group"] == "all") & (frame["metric"] == "train_seconds")].copy()
     if cost.empty:
@@ -135,6 +166,14 @@ def write_plots(frame: pd.DataFrame, out_dir: str | Path, per_window: bool = Tru
 
     ``recall_precision.{png,pdf}`` and, with ``per_window``, ``<metric>_at_<k>_by_window.png``
     and (when at least two strategies record ``train_seconds``) ``cumulative_update_time.png``.
+
+    Args:
+      frame: long-format metrics.
+      out_dir: the plot folder (created when missing).
+      per_window: also write the per-window curves and the cumulative update time.
+
+    Returns:
+      The paths written.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -1,49 +1,155 @@
-"""Every table and plot of a results folder, from its metrics (and per-user) files."""
+"""Every table and plot of a results folder, from its metrics (and per-user) files.
+
+What a folder holds depends on its study kind (`STUDIES`), which the run records; the
+reports never guess it from the metric values.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
+from tfrec_inc.errors import DataError
 from tfrec_inc.reporting import compression, incremental, plots, tables, transfer
 from tfrec_inc.reporting.io import atomic_write_text
 
+Writer = Callable[[pd.DataFrame, pd.DataFrame | None, Path, Sequence[str], bool, bool], None]
 
-def write_reports(frame: pd.DataFrame, per_user: pd.DataFrame | None, out_dir: str | Path,
-                  columns: Sequence[str], write_tables: bool = True, write_plots: bool = True) -> None:
-    """Writes the tables (``table*.md/.tex``) and/or the plots (``plots/``) of a run.
 
-    Args:
-      frame: long-format metrics (one or several runs).
-      per_user: per-user values for paired tests, or None.
-      out_dir: the folder to write into.
-      columns: ``metric@k`` columns of the per-group tables.
-      write_tables: write the tables.
-      write_plots: write the plots.
-    """
-    out_dir = Path(out_dir)
-    windows = True
-    if transfer.is_transfer(frame):
-        windows = False  # "windows" are target-data shares: the learning curves show them
-        if write_tables:
-            transfer.write_table(frame, out_dir)
-        if write_plots:
-            transfer.write_plot(frame, out_dir / "plots")
-        # The generic per-group tables and curves describe the full-target-data point.
-        frame = frame[frame["window"] == frame["window"].max()]
-    compressed = compression.is_compression(frame)
-    if compressed:
-        windows = False  # one window (the last): variants are the comparison
-        if write_plots:
-            compression.write_plot(frame, out_dir / "plots")
+def _incremental(frame: pd.DataFrame, per_user: pd.DataFrame | None, out_dir: Path,
+                 columns: Sequence[str], write_tables: bool, write_plots: bool) -> None:
+    """Per-group tables, the incremental-study table, and the per-window curves."""
     if write_tables:
         tables.write_tables(frame, out_dir, columns)
         incremental.write(frame, per_user, out_dir)
-        if compressed and compression.write_table(frame, out_dir):
+    if write_plots:
+        plots.write_plots(frame, out_dir / "plots", per_window=True)
+
+
+def _transfer(frame: pd.DataFrame, per_user: pd.DataFrame | None, out_dir: Path,
+              columns: Sequence[str], write_tables: bool, write_plots: bool) -> None:
+    """The transfer table and learning curves; the generic reports of the full-target-data point."""
+    if write_tables:
+        transfer.write_table(frame, out_dir)
+    if write_plots:
+        transfer.write_plot(frame, out_dir / "plots")
+    # "windows" are target-data shares (the learning curves show them): the per-group tables
+    # and curves describe the full-target-data point.
+    frame = frame[frame["window"] == frame["window"].max()]
+    if write_tables:
+        tables.write_tables(frame, out_dir, columns)
+    if write_plots:
+        plots.write_plots(frame, out_dir / "plots", per_window=False)
+
+
+def _compression(frame: pd.DataFrame, per_user: pd.DataFrame | None, out_dir: Path,
+                 columns: Sequence[str], write_tables: bool, write_plots: bool) -> None:
+    """The compression table (leading ``table.md``) and size-vs-recall plot; no per-window curves."""
+    if write_plots:
+        compression.write_plot(frame, out_dir / "plots")
+    if write_tables:
+        tables.write_tables(frame, out_dir, columns)
+        if compression.write_table(frame, out_dir):
             # table.md is the file readers open first: the study's own table leads it.
             atomic_write_text(out_dir / "table.md", compression.markdown(frame) + "\n"
                               + tables.markdown(frame, columns))
     if write_plots:
-        plots.write_plots(frame, out_dir / "plots", per_window=windows)
+        # One window (the last): the variants are the comparison.
+        plots.write_plots(frame, out_dir / "plots", per_window=False)
+
+
+# Study kind (recorded in manifest.json as "study") -> its report writer.
+STUDIES: dict[str, Writer] = {
+    "incremental": _incremental,
+    "transfer": _transfer,
+    "compression": _compression,
+}
+
+
+def write_reports(frame: pd.DataFrame, per_user: pd.DataFrame | None, out_dir: str | Path,
+                  columns: Sequence[str], *, study: str, write_tables: bool = True,
+                  write_plots: bool = True) -> None:
+    """Writes the tables (``table*.md/.tex``) and/or the plots (``plots/``) of a run.
+
+    Args:
+      frame: long-format metrics (one or several runs of one study kind).
+      per_user: per-user values for paired tests, or None.
+      out_dir: the folder to write into.
+      columns: ``metric@k`` columns of the per-group tables.
+      study: the study kind, a key of `STUDIES` (``"incremental"``, ``"transfer"`` or
+        ``"compression"``), as recorded by the run (see `study_kind`).
+      write_tables: write the tables.
+      write_plots: write the plots.
+
+    Raises:
+      DataError: ``study`` is not a known kind.
+    """
+    writer = STUDIES.get(study)
+    if writer is None:
+        raise DataError(f"unknown study kind {study!r} (known: {', '.join(STUDIES)})")
+    writer(frame, per_user, Path(out_dir), columns, write_tables, write_plots)
+
+
+def _read(path: Path, load: Callable[[str], object]) -> object:
+    """A JSON or YAML file's content; a broken file is a one-line DataError."""
+    try:
+        return load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"{path}: unreadable ({message})") from None
+
+
+def study_kind(results_dir: str | Path) -> str:
+    """The study kind of a results folder: ``manifest.json``'s ``"study"``, else the legacy fallback.
+
+    Runs record ``"study"`` in their manifest. Older folders lack it; for them (legacy
+    fallback only) the kind follows from ``config.yaml``: ``"transfer"`` when
+    ``transfer.source`` is set, else ``"compression"`` when ``compression.variants`` is not
+    empty, else ``"incremental"`` (also when there is no config.yaml at all).
+
+    Args:
+      results_dir: the results folder.
+
+    Returns:
+      One of the keys of `STUDIES`.
+
+    Raises:
+      DataError: the manifest or config is unreadable, or records an unknown kind.
+
+    Example:
+      >>> import shutil, tempfile
+      >>> folder = Path(tempfile.mkdtemp())
+      >>> study_kind(folder)
+      'incremental'
+      >>> _ = (folder / "config.yaml").write_text("transfer: {source: {dataset: synthetic}}\\n")
+      >>> study_kind(folder)
+      'transfer'
+      >>> _ = (folder / "manifest.json").write_text('{"study": "compression"}')
+      >>> study_kind(folder)
+      'compression'
+      >>> shutil.rmtree(folder)
+    """
+    folder = Path(results_dir)
+    manifest = folder / "manifest.json"
+    recorded = _read(manifest, json.loads) if manifest.is_file() else {}
+    if isinstance(recorded, dict) and "study" in recorded:
+        kind = recorded["study"]
+        if kind not in STUDIES:
+            raise DataError(f"{manifest}: unknown study kind {kind!r} (known: {', '.join(STUDIES)})")
+        return kind
+    config = folder / "config.yaml"
+    cfg = _read(config, yaml.safe_load) if config.is_file() else None
+
+    def section(name: str) -> dict:
+        value = cfg.get(name) if isinstance(cfg, dict) else None
+        return value if isinstance(value, dict) else {}
+
+    if section("transfer").get("source") is not None:
+        return "transfer"
+    if section("compression").get("variants"):
+        return "compression"
+    return "incremental"

@@ -6,12 +6,13 @@ mean of each column is bold (lowest for error metrics).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from tfrec_inc.reporting.io import atomic_write_text
+from tfrec_inc.reporting.render import Cell, CellLike, latex_table, markdown_table
 
 LOWER_IS_BETTER = {"rmse", "mae", "train_seconds"}
 COUNT_COLUMNS = {"users", "ratings"}  # group sizes: shown, never bold
@@ -71,78 +72,82 @@ def _best(table: pd.DataFrame, column: str) -> float | None:
     return values.min() if metric in LOWER_IS_BETTER else values.max()
 
 
-def _cells(table: pd.DataFrame, bold: tuple[str, str], pm: str) -> list[list[str]]:
+def _cells(table: pd.DataFrame) -> list[list[CellLike]]:
     columns = list(dict.fromkeys(c for c, _ in table.columns))
     best = {c: _best(table, c) for c in columns}
     rows = []
     for label, row in table.iterrows():
-        cells = [str(label)]
+        cells: list[CellLike] = [str(label)]
         for c in columns:
             mean, std = row[(c, "mean")], row[(c, "std")]
             if pd.isna(mean):
-                cells.append("–")
+                cells.append(None)
                 continue
             if c in COUNT_COLUMNS:
                 cells.append(f"{mean:.0f}")
                 continue
-            text = f"{mean:.4f}" + ("" if pd.isna(std) else f" {pm} {std:.4f}")
+            text = f"{mean:.4f}" + ("" if pd.isna(std) else f" ± {std:.4f}")
             distinct = table[(c, "mean")].dropna().nunique() > 1
-            if c not in COUNT_COLUMNS and distinct and mean == best[c]:
-                text = f"{bold[0]}{text}{bold[1]}"
-            cells.append(text)
+            cells.append(Cell(text, bold=bool(distinct and mean == best[c])))
         rows.append(cells)
     return rows
 
 
-def markdown(frame: pd.DataFrame, columns: Sequence[str]) -> str:
-    """All groups' tables as one Markdown document."""
-    parts = []
-    n_seeds = frame["seed"].nunique()
-    n_windows = frame["window"].nunique()
-    parts.append(
-        f"Mean ± std over {n_seeds} seed(s) of the mean over {n_windows} window(s); "
-        "best in bold; users = evaluated users per window.\n"
-    )
+def _sections(frame: pd.DataFrame, columns: Sequence[str]) -> Iterator[tuple[str, list[str], list]]:
+    """(title, header, rows) of each group's table."""
     for group, title in GROUP_TITLES.items():
         table = summarise(frame, columns, group)
         if table.empty:
             continue
         header = ["model / strategy"] + list(dict.fromkeys(c for c, _ in table.columns))
-        lines = [f"## {title}", "", "| " + " | ".join(header) + " |",
-                 "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(r) + " |" for r in _cells(table, ("**", "**"), "±")]
-        parts.append("\n".join(lines) + "\n")
+        yield title, header, _cells(table)
+
+
+def markdown(frame: pd.DataFrame, columns: Sequence[str]) -> str:
+    """All groups' tables as one Markdown document.
+
+    Args:
+      frame: long-format metrics.
+      columns: ``metric@k`` or bare metric names, as for `summarise`.
+
+    Returns:
+      A header line, then one ``## <group>`` table per group with values.
+    """
+    n_seeds = frame["seed"].nunique()
+    n_windows = frame["window"].nunique()
+    parts = [
+        f"Mean ± std over {n_seeds} seed(s) of the mean over {n_windows} window(s); "
+        "best in bold; users = evaluated users per window.\n"
+    ]
+    for title, header, rows in _sections(frame, columns):
+        parts.append(f"## {title}\n\n" + markdown_table(header, rows))
     return "\n".join(parts)
 
 
 def latex(frame: pd.DataFrame, columns: Sequence[str]) -> str:
-    """All groups' tables as LaTeX ``booktabs`` tabulars."""
+    """All groups' tables as LaTeX ``booktabs`` tabulars.
 
-    def esc(text: str) -> str:
-        return text.replace("_", r"\_").replace("&", r"\&").replace("%", r"\%").replace("#", r"\#")
+    Args:
+      frame: long-format metrics.
+      columns: ``metric@k`` or bare metric names, as for `summarise`.
 
-    parts = []
-    for group, title in GROUP_TITLES.items():
-        table = summarise(frame, columns, group)
-        if table.empty:
-            continue
-        header = ["model / strategy"] + list(dict.fromkeys(c for c, _ in table.columns))
-        lines = [
-            f"% {title}",
-            r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}",
-            r"\toprule",
-            " & ".join(esc(h) for h in header) + r" \\",
-            r"\midrule",
-        ]
-        for r in _cells(table, (r"\textbf{", "}"), r"$\pm$"):
-            lines.append(" & ".join([esc(r[0])] + r[1:]) + r" \\")
-        lines += [r"\bottomrule", r"\end{tabular}", ""]
-        parts.append("\n".join(lines))
-    return "\n".join(parts)
+    Returns:
+      One tabular per group with values, each after a ``% <group>`` comment line.
+    """
+    # Cells without a value show "–" here, not "--" as in the other LaTeX tables: kept so
+    # that the committed table.tex files stay byte-identical.
+    return "\n".join(latex_table(header, rows, comments=[title], missing="–")
+                     for title, header, rows in _sections(frame, columns))
 
 
 def write_tables(frame: pd.DataFrame, out_dir: str | Path, columns: Sequence[str]) -> None:
-    """Writes ``table.md`` and ``table.tex`` into ``out_dir``."""
+    """Writes ``table.md`` and ``table.tex`` into ``out_dir``.
+
+    Args:
+      frame: long-format metrics.
+      out_dir: an existing folder.
+      columns: ``metric@k`` or bare metric names, as for `summarise`.
+    """
     out_dir = Path(out_dir)
     atomic_write_text(out_dir / "table.md", markdown(frame, columns))
     atomic_write_text(out_dir / "table.tex", latex(frame, columns))

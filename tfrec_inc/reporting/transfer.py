@@ -5,6 +5,7 @@ In transfer runs ``strategy`` holds the mode and ``window`` the target-data perc
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import matplotlib
@@ -12,17 +13,14 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from tfrec_inc.reporting.io import atomic_write_text  # noqa: E402
 from tfrec_inc.reporting.plots import save_png_pdf  # noqa: E402
+from tfrec_inc.reporting.render import Cell, CellLike, latex_table, markdown_table  # noqa: E402
 
 MODES = ("scratch", "zero_shot", "encoder_only", "fine_tune", "freeze_text", "fusion_score",
          "fusion_weights")
-
-
-def is_transfer(frame: pd.DataFrame) -> bool:
-    """Whether a metrics frame comes from a transfer study."""
-    return bool({"scratch", "zero_shot"} & set(frame["strategy"]))
 
 
 def _curve(frame: pd.DataFrame, metric: str, k: int, group: str) -> pd.DataFrame:
@@ -33,38 +31,76 @@ def _curve(frame: pd.DataFrame, metric: str, k: int, group: str) -> pd.DataFrame
     return per_seed.groupby(["row", "window"]).agg(["mean", "std"]).reset_index()
 
 
-def markdown(frame: pd.DataFrame, k: int = 20) -> str:
-    """Recall@k and NDCG@k by target-data fraction: rows = model / mode, mean ± std over seeds."""
-    parts = [f"Transfer: mean ± std over {frame['seed'].nunique()} seed(s) on the target's test slice; "
-             "columns = share of the target's (most recent) training interactions; best per column "
-             "in bold. zero_shot and encoder_only are never trained on the target.\n"]
-    for group, title in (("all", "All users"), ("cold_users", "Cold users"), ("cold_items", "Cold items")):
+GROUPS = (("all", "All users"), ("cold_users", "Cold users"), ("cold_items", "Cold items"))
+
+
+def _sections(frame: pd.DataFrame, k: int) -> Iterator[tuple[str, list[str], list[list[CellLike]]]]:
+    """(title, header, rows) of each (group, metric) table: rows = model / mode, columns = shares."""
+    for group, title in GROUPS:
         for metric in ("recall", "ndcg"):
             stats = _curve(frame, metric, k, group)
             if stats.empty:
                 continue
             percents = sorted(stats["window"].unique())
             header = ["model / mode"] + [f"{p}%" for p in percents]
-            lines = [f"## {title}: {metric}@{k}", "", "| " + " | ".join(header) + " |",
-                     "|" + "---|" * len(header)]
             best = stats.groupby("window")["mean"].max()
+            several = stats["row"].nunique() > 1
+            rows = []
             for row, pts in stats.groupby("row", sort=False):
-                cells = [row]
+                cells: list[CellLike] = [row]
                 for p in percents:
                     hit = pts[pts["window"] == p]
                     if hit.empty:
-                        cells.append("–")
+                        cells.append(None)
                         continue
                     mean, std = hit["mean"].iloc[0], hit["std"].iloc[0]
                     text = f"{mean:.4f}" + ("" if pd.isna(std) else f" ± {std:.4f}")
-                    cells.append(f"**{text}**" if mean == best[p] and stats["row"].nunique() > 1 else text)
-                lines.append("| " + " | ".join(cells) + " |")
-            parts.append("\n".join(lines) + "\n")
+                    cells.append(Cell(text, bold=bool(mean == best[p] and several)))
+                rows.append(cells)
+            yield f"{title}: {metric}@{k}", header, rows
+
+
+def markdown(frame: pd.DataFrame, k: int = 20) -> str:
+    """Recall@k and NDCG@k by target-data fraction: rows = model / mode, mean ± std over seeds.
+
+    Args:
+      frame: long-format metrics of a transfer study.
+      k: the cut-off of recall and NDCG.
+
+    Returns:
+      A header line, then one ``## <group>: <metric>@<k>`` table per group and metric.
+    """
+    parts = [f"Transfer: mean ± std over {frame['seed'].nunique()} seed(s) on the target's test slice; "
+             "columns = share of the target's (most recent) training interactions; best per column "
+             "in bold. zero_shot and encoder_only are never trained on the target.\n"]
+    parts += [f"## {title}\n\n" + markdown_table(header, rows) for title, header, rows in _sections(frame, k)]
     return "\n".join(parts)
 
 
-def learning_curves(frame: pd.DataFrame, k: int = 20):
-    """Recall@k against the target-data fraction (log scale), one line per model / mode."""
+def latex(frame: pd.DataFrame, k: int = 20) -> str:
+    """The tables of `markdown` as LaTeX ``booktabs`` tabulars.
+
+    Args:
+      frame: long-format metrics of a transfer study.
+      k: the cut-off of recall and NDCG.
+
+    Returns:
+      One tabular per group and metric, each after a ``% <group>: <metric>@<k>`` comment line.
+    """
+    return "\n".join(latex_table(header, rows, comments=[title])
+                     for title, header, rows in _sections(frame, k))
+
+
+def learning_curves(frame: pd.DataFrame, k: int = 20) -> Figure | None:
+    """Recall@k against the target-data fraction (log scale), one line per model / mode.
+
+    Args:
+      frame: long-format metrics of a transfer study.
+      k: the cut-off of recall.
+
+    Returns:
+      The matplotlib figure, or None when the frame has no recall@k.
+    """
     stats = _curve(frame, "recall", k, "all")
     if stats.empty:
         return None
@@ -86,10 +122,22 @@ def learning_curves(frame: pd.DataFrame, k: int = 20):
 
 
 def write_table(frame: pd.DataFrame, out_dir: str | Path, k: int = 20) -> None:
-    """Writes ``table_transfer.md``."""
+    """Writes ``table_transfer.md`` (the LaTeX rendering, `latex`, is not written).
+
+    Args:
+      frame: long-format metrics of a transfer study.
+      out_dir: an existing folder.
+      k: the cut-off of recall and NDCG.
+    """
     atomic_write_text(Path(out_dir) / "table_transfer.md", markdown(frame, k))
 
 
 def write_plot(frame: pd.DataFrame, plot_dir: str | Path, k: int = 20) -> None:
-    """Writes ``transfer_recall_at_<k>.{png,pdf}`` (learning curves)."""
+    """Writes ``transfer_recall_at_<k>.{png,pdf}`` (learning curves).
+
+    Args:
+      frame: long-format metrics of a transfer study.
+      plot_dir: the plot folder (created when needed).
+      k: the cut-off of recall.
+    """
     save_png_pdf(learning_curves(frame, k), plot_dir, f"transfer_recall_at_{k}")
