@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from tfrec_inc.models.vocab import grown, warm_start
+from tfrec_inc.transfer.fusion import ScoreEnsemble, average, score_scale
 
 from tfrec_inc import data as data_lib
 from tfrec_inc.config import ModelConfig
@@ -8,8 +10,6 @@ from tfrec_inc.data.catalog import Catalog
 from tfrec_inc.data.windows import make_dataset
 from tfrec_inc.evaluation.protocol import rank_items
 from tfrec_inc.models.factory import build
-from tfrec_inc.models.vocab import grown, warm_start
-from tfrec_inc.transfer.fusion import ScoreEnsemble, average, score_scale
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import tensorflow as tf
+from tfrec_inc.models.vocab import Vocabulary, grown, warm_start
 
 from tfrec_inc import data as data_lib
 from tfrec_inc.config import IncrementalConfig, ModelConfig, WindowsConfig
@@ -18,7 +19,6 @@ from tfrec_inc.data.catalog import Catalog
 from tfrec_inc.data.windows import make_dataset, split
 from tfrec_inc.incremental import strategies
 from tfrec_inc.models.factory import build
-from tfrec_inc.models.vocab import Vocabulary, grown, warm_start
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -14,10 +14,11 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from scipy import stats as scipy_stats  # noqa: E402
 
+from tfrec_inc import results  # noqa: E402
 from tfrec_inc.cli import main  # noqa: E402
 from tfrec_inc.errors import DataError  # noqa: E402
 from tfrec_inc.evaluation.stats import mean_ci, paired_test  # noqa: E402
-from tfrec_inc.reporting import incremental, io, plots  # noqa: E402
+from tfrec_inc.reporting import incremental, plots  # noqa: E402
 
 SEEDS = (0, 1)
 # (dataset, strategy, metric) -> per seed, the values at windows 1 and 2. Window 0 is 0.9 for
@@ -72,7 +73,7 @@ def _metrics(datasets=("ml-100k", "synthetic"), model="two_tower") -> pd.DataFra
                 for window, value in enumerate(values, start=1):
                     if value is not None:
                         rows.append({**base, "seed": seed, "window": window, "value": value})
-    frame = pd.DataFrame(rows)[io.COLUMNS]
+    frame = pd.DataFrame(rows)[results.COLUMNS]
     frame["k"] = frame["k"].astype("Int64")
     return frame
 
@@ -97,7 +98,7 @@ def _per_user(n_users: int = 30) -> pd.DataFrame:
                         rows.append(dict(experiment="study_ml", dataset="ml-100k", model="two_tower",
                                          strategy=strategy, seed=seed, window=window, group="all",
                                          user=f"u{user}", metric=metric, k=20, value=value))
-    return pd.DataFrame(rows)[io.PER_USER_COLUMNS]
+    return pd.DataFrame(rows)[results.PER_USER_COLUMNS]
 
 
 def _md_rows(text: str) -> dict[str, list[str]]:
@@ -264,27 +265,27 @@ def test_write_needs_two_strategies_including_full_retrain(tmp_path):
 
 def test_per_user_round_trip_and_errors(tmp_path):
     frame = _per_user(n_users=3)
-    io.write_per_user(frame, tmp_path / "per_user.csv.gz")
+    results.write_per_user(frame, tmp_path / "per_user.csv.gz")
     first = (tmp_path / "per_user.csv.gz").read_bytes()
-    back = io.read_per_user(tmp_path)
-    assert list(back.columns) == io.PER_USER_COLUMNS
+    back = results.read_per_user(tmp_path)
+    assert list(back.columns) == results.PER_USER_COLUMNS
     assert str(back["k"].dtype) == "Int64"
     pd.testing.assert_frame_equal(back, frame.assign(k=frame["k"].astype("Int64")), check_exact=False,
                                   rtol=1e-9)
-    io.write_per_user(frame, tmp_path / "per_user.csv.gz")
+    results.write_per_user(frame, tmp_path / "per_user.csv.gz")
     assert (tmp_path / "per_user.csv.gz").read_bytes() == first  # no time stamp in the gzip header
     assert [p.name for p in tmp_path.iterdir()] == ["per_user.csv.gz"]  # no temp file left
 
-    assert io.read_per_user(tmp_path / "nowhere") is None
+    assert results.read_per_user(tmp_path / "nowhere") is None
     (tmp_path / "per_user.csv.gz").write_bytes(b"not gzip at all")
     with pytest.raises(DataError, match="per_user.csv.gz: unreadable"):
-        io.read_per_user(tmp_path)
+        results.read_per_user(tmp_path)
     (tmp_path / "per_user.csv.gz").write_bytes(first[: len(first) // 2])
     with pytest.raises(DataError, match="unreadable"):
-        io.read_per_user(tmp_path)
+        results.read_per_user(tmp_path)
     (tmp_path / "per_user.csv.gz").write_bytes(gzip.compress(b"experiment,value\nx,1\n"))
     with pytest.raises(DataError, match="missing columns"):
-        io.read_per_user(tmp_path)
+        results.read_per_user(tmp_path)
 
 
 def test_cumulative_time_plot(tmp_path):
@@ -308,9 +309,9 @@ def test_cli_table_combines_studies(tmp_path):
     for dataset in ("ml-100k", "synthetic"):
         d = tmp_path / dataset
         d.mkdir()
-        io.write_metrics(frame[frame["dataset"] == dataset], d / "metrics.csv")
+        results.write_metrics(frame[frame["dataset"] == dataset], d / "metrics.csv")
         dirs.append(d)
-    io.write_per_user(_per_user(), dirs[0] / "per_user.csv.gz")  # the second has none
+    results.write_per_user(_per_user(), dirs[0] / "per_user.csv.gz")  # the second has none
     out = tmp_path / "combined"
     assert main(["table", *map(str, dirs), "--output", str(out)]) == 0
     text = (out / "table_incremental.md").read_text()
@@ -322,7 +323,7 @@ def test_cli_table_combines_studies(tmp_path):
     # One study with a single strategy: the plain table only.
     single = tmp_path / "single"
     single.mkdir()
-    io.write_metrics(frame[frame["strategy"] == "full_retrain"], single / "metrics.csv")
+    results.write_metrics(frame[frame["strategy"] == "full_retrain"], single / "metrics.csv")
     assert main(["table", str(single)]) == 0
     assert (single / "table.md").is_file() and not (single / "table_incremental.md").exists()
 

@@ -8,9 +8,10 @@ matplotlib.use("Agg")
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
+from tfrec_inc import results  # noqa: E402
 from tfrec_inc.cli import main  # noqa: E402
 from tfrec_inc.errors import DataError  # noqa: E402
-from tfrec_inc.reporting import compression, incremental, io, render, tables, transfer  # noqa: E402
+from tfrec_inc.reporting import compression, incremental, render, tables, transfer  # noqa: E402
 from tfrec_inc.reporting.reports import study_kind, write_reports  # noqa: E402
 
 # Every LaTeX special character, in a model / strategy name.
@@ -28,7 +29,7 @@ def _long(strategies, windows, metrics, model="two_tower", dataset="ml-100k", se
                     rows.append(dict(experiment="x", dataset=dataset, model=model, strategy=strategy,
                                      seed=seed, window=window, group="all", metric=metric, k=k,
                                      value=value * (1 + 0.1 * i) + 0.01 * seed))
-    frame = pd.DataFrame(rows)[io.COLUMNS]
+    frame = pd.DataFrame(rows)[results.COLUMNS]
     frame["k"] = frame["k"].astype("Int64")
     return frame
 
@@ -92,7 +93,7 @@ def test_cli_table_reads_the_recorded_study_kind(tmp_path):
     recorded, legacy = tmp_path / "recorded", tmp_path / "legacy"
     for folder in (recorded, legacy):
         folder.mkdir()
-        io.write_metrics(frame, folder / "metrics.csv")
+        results.write_metrics(frame, folder / "metrics.csv")
     (recorded / "manifest.json").write_text(json.dumps({"experiment": "x", "study": "transfer"}))
     (legacy / "config.yaml").write_text("transfer:\n  source: {dataset: synthetic}\n")
     for folder in (recorded, legacy):
@@ -102,7 +103,7 @@ def test_cli_table_reads_the_recorded_study_kind(tmp_path):
     # Folders of different kinds do not combine.
     other = tmp_path / "other"
     other.mkdir()
-    io.write_metrics(frame, other / "metrics.csv")
+    results.write_metrics(frame, other / "metrics.csv")
     assert main(["table", str(recorded), str(other), "--output", str(tmp_path / "both")]) == 2
 
 

@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import tensorflow as tf
+from tfrec_inc.models.vocab import grown, warm_start
 
 import tfrec_inc
 from tfrec_inc import cli
 from tfrec_inc.config import ModelConfig
 from tfrec_inc.evaluation.protocol import rank_items
 from tfrec_inc.models.factory import build
-from tfrec_inc.models.vocab import grown, warm_start
 from tfrec_inc.serving.export import (
     ExportError,
     KnownInteractions,

@@ -5,6 +5,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from tfrec_inc.models.vocab import Vocabulary
+from tfrec_inc.transfer.domains import copy_content, freeze_text, recent_fraction
 
 from tfrec_inc import data as data_lib
 from tfrec_inc.cli import main
@@ -12,8 +14,6 @@ from tfrec_inc.config import ModelConfig
 from tfrec_inc.data.catalog import Catalog
 from tfrec_inc.errors import DataError
 from tfrec_inc.models.factory import build
-from tfrec_inc.models.vocab import Vocabulary
-from tfrec_inc.transfer.domains import copy_content, freeze_text, recent_fraction
 
 ROOT = Path(__file__).resolve().parents[1]
 CFG = ModelConfig(user_features=False, item_features=False, item_text=True, user_history="mean",

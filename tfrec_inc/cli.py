@@ -90,11 +90,11 @@ def _table_metrics(results_dir: Path) -> list[str]:
 def _rebuild(args: argparse.Namespace) -> Path:
     import pandas as pd
 
-    from tfrec_inc.reporting import io
+    from tfrec_inc import results
     from tfrec_inc.reporting.reports import study_kind, write_reports
 
     dirs = [Path(d) for d in args.results]
-    frame = pd.concat([io.read_metrics(d) for d in dirs], ignore_index=True)
+    frame = pd.concat([results.read_metrics(d) for d in dirs], ignore_index=True)
     if args.output is None and len(dirs) > 1:
         raise TfrecIncError("give --output DIR when combining several results folders")
     kinds = {d: study_kind(d) for d in dirs}
@@ -104,7 +104,7 @@ def _rebuild(args: argparse.Namespace) -> Path:
     out = Path(args.output) if args.output else dirs[0]
     # Read before writing anything, so a bad per-user file leaves no half-updated folder.
     # Folders without per_user.csv.gz still get the tables, without significance marks for them.
-    per_user = [p for p in (io.read_per_user(d) for d in dirs) if p is not None]
+    per_user = [p for p in (results.read_per_user(d) for d in dirs) if p is not None]
     per_user = pd.concat(per_user, ignore_index=True) if per_user else None
     out.mkdir(parents=True, exist_ok=True)
     table = args.command == "table"

@@ -68,7 +68,7 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
     with rt.strategy.scope():
         output_records = studies.get(cfg.study)(cfg, prepared, store, quiet)
     frame, per_user = store.write(output_records)
-    write_reports(frame, per_user, store.staging, cfg.report.metrics, cfg.study)
+    write_reports(frame, per_user, store.staging, cfg.report.metrics, study=cfg.study)
     store.write_manifest(_manifest(cfg, prepared, rt.describe(), resume, started))
     return store.publish()
 

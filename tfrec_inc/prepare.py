@@ -17,7 +17,14 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from tfrec_inc import data as data_lib
-from tfrec_inc.config import ConfigError, DataConfig, EncoderConfig, ExperimentConfig, ModelConfig, model_label
+from tfrec_inc.config import (
+    ConfigError,
+    DataConfig,
+    EncoderConfig,
+    ExperimentConfig,
+    ModelConfig,
+    model_label,
+)
 from tfrec_inc.data.catalog import Catalog
 from tfrec_inc.data.history import previous_items
 from tfrec_inc.data.interactions import Interactions

@@ -18,6 +18,7 @@ Scoring is one matrix product per batch of users and `tf.math.top_k`.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -117,18 +118,7 @@ def evaluate_retrieval(
       group sizes (``users``) and, for group ``all``, recall/precision at every K in
       ``1..max(ks)`` (recall-precision curve points).
     """
-    hist = pd.DataFrame(catalog.encode(window.history)).drop(columns="rating", errors="ignore")
-    test = window.test
-    if cfg.relevance_threshold is not None and "rating" in test.columns:
-        test = test[test["rating"] >= cfg.relevance_threshold]
-    test = pd.DataFrame(catalog.encode(test)).drop(columns="rating", errors="ignore")
-    hist = hist.drop_duplicates()
-    if cfg.exclude_seen:
-        # A re-consumed item is excluded from the ranking, so it cannot be relevant.
-        pairs = test.merge(hist, on=["user", "item"], how="left", indicator=True)
-        test = pairs[pairs["_merge"] == "left_only"][["user", "item"]]
-    test = test.drop_duplicates()
-    relevant = test.groupby("user")["item"].agg(set)
+    hist, relevant = _relevant(catalog, window, cfg)
     if relevant.empty:
         return []
     users = relevant.index.to_numpy(np.int64)
@@ -168,12 +158,8 @@ def evaluate_retrieval(
             metric, k = name.split("@")
             records.append(_record(group, metric, int(k), values.mean()))
         if per_user is not None and group == "all":
-            k_user = 20 if 20 in cfg.ks else max(cfg.ks)
-            kept = users[[bool(r) for r in rel_lists]]
-            for metric in ("recall", "ndcg"):
-                per_user.extend(
-                    {"user": catalog.users.ids[u - 1], "metric": metric, "k": k_user, "value": float(v)}
-                    for u, v in zip(kept, values_by_name[f"{metric}@{k_user}"], strict=True))
+            per_user.extend(_per_user_rows(catalog, users[[bool(r) for r in rel_lists]], values_by_name,
+                                           cfg.ks))
         if group != "all":
             continue  # curve points only for everyone: that is what the plots draw
         recall, precision = recall_precision_curve(sub, rel)
@@ -183,6 +169,31 @@ def evaluate_retrieval(
             records.append(_record(group, "recall", k, recall[k - 1]))
             records.append(_record(group, "precision", k, precision[k - 1]))
     return records
+
+
+def _relevant(catalog: Catalog, window: Window, cfg: EvaluationConfig) -> tuple[pd.DataFrame, pd.Series]:
+    """``(seen (user, item) pairs, user -> set of relevant test items)`` of a window."""
+    hist = pd.DataFrame(catalog.encode(window.history)).drop(columns="rating", errors="ignore")
+    test = window.test
+    if cfg.relevance_threshold is not None and "rating" in test.columns:
+        test = test[test["rating"] >= cfg.relevance_threshold]
+    test = pd.DataFrame(catalog.encode(test)).drop(columns="rating", errors="ignore")
+    hist = hist.drop_duplicates()
+    if cfg.exclude_seen:
+        # A re-consumed item is excluded from the ranking, so it cannot be relevant.
+        pairs = test.merge(hist, on=["user", "item"], how="left", indicator=True)
+        test = pairs[pairs["_merge"] == "left_only"][["user", "item"]]
+    test = test.drop_duplicates()
+    return hist, test.groupby("user")["item"].agg(set)
+
+
+def _per_user_rows(catalog: Catalog, users: np.ndarray, values_by_name: dict[str, np.ndarray],
+                   ks: Sequence[int]) -> list[dict]:
+    """Per-user recall and NDCG at K = 20 (or the largest K), for paired tests."""
+    k_user = 20 if 20 in ks else max(ks)
+    return [{"user": catalog.users.ids[u - 1], "metric": metric, "k": k_user, "value": float(v)}
+            for metric in ("recall", "ndcg")
+            for u, v in zip(users, values_by_name[f"{metric}@{k_user}"], strict=True)]
 
 
 def validation_recall(model, catalog: Catalog, window: Window, cfg: EvaluationConfig) -> float:

@@ -81,14 +81,16 @@ class Strategy(abc.ABC):
         return None
 
     def after_fit(self, model: TwoTower, data: tf.data.Dataset) -> None:
-        """Called after each update (e.g. to estimate a Fisher diagonal)."""
+        """Called after each update (e.g. to estimate a Fisher diagonal); default: nothing."""
+        return None
 
     def state(self) -> dict[str, np.ndarray]:
         """What a checkpoint must keep to resume this strategy (default: nothing)."""
         return {}
 
     def restore(self, state: dict[str, np.ndarray]) -> None:
-        """Reads back what `state` returned (called when a run resumes)."""
+        """Reads back what `state` returned (called when a run resumes); default: nothing."""
+        return None
 
     def fuse(self, previous: TwoTower | None, model: TwoTower, tune: Tune,
              build: Rebuild) -> tuple[TwoTower, TwoTower, dict[str, float]]:

@@ -6,7 +6,6 @@ import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
 from tfrec_inc.data.vocab import Vocabulary
-
 from tfrec_inc.runtime import replica_share
 
 

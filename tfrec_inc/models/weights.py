@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+
 from tfrec_inc.data.catalog import Catalog
 from tfrec_inc.models.base import TwoTower
 from tfrec_inc.models.ranking import RankingModel

@@ -17,8 +17,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from tfrec_inc import atomic  # noqa: E402
 from tfrec_inc.config import COMPRESSION_VARIANTS  # noqa: E402
-from tfrec_inc.reporting.io import atomic_write_text  # noqa: E402
 from tfrec_inc.reporting.plots import save_png_pdf  # noqa: E402
 from tfrec_inc.reporting.render import latex_table, markdown_table  # noqa: E402
 
@@ -247,8 +247,8 @@ def write_table(frame: pd.DataFrame, out_dir: str | Path, k: int = 20) -> bool:
     text = markdown(frame, k)
     if not text:
         return False
-    atomic_write_text(out_dir / MD_FILE, text)
-    atomic_write_text(out_dir / TEX_FILE, latex(frame, k))
+    atomic.write_text(out_dir / MD_FILE, text)
+    atomic.write_text(out_dir / TEX_FILE, latex(frame, k))
     return True
 
 

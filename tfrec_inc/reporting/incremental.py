@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tfrec_inc import atomic
 from tfrec_inc.errors import DataError
 from tfrec_inc.evaluation.stats import paired_test
-from tfrec_inc.reporting.io import atomic_write_text
 from tfrec_inc.reporting.render import Cell, CellLike, latex_table, markdown_table
 
 STRATEGY_ORDER = ("static", "full_retrain", "sliding_retrain", "fine_tune", "replay", "distill", "ewc")
@@ -162,8 +162,8 @@ def summary(
     datasets (the experiment name when several experiments share a dataset).
 
     Args:
-      frame: long-format metrics (`tfrec_inc.reporting.io.COLUMNS`), one or more studies.
-      per_user: long per-user values (`tfrec_inc.reporting.io.PER_USER_COLUMNS`) or None.
+      frame: long-format metrics (`tfrec_inc.results.COLUMNS`), one or more studies.
+      per_user: long per-user values (`tfrec_inc.results.PER_USER_COLUMNS`) or None.
       k: the cut-off of recall, ndcg and retention.
       reference: the strategy every other one is tested against.
       baseline: the strategy whose update time is the unit of the time column.
@@ -420,6 +420,6 @@ def write(
     if table.empty:
         return False
     out_dir = Path(out_dir)
-    atomic_write_text(out_dir / MD_FILE, _markdown(table))
-    atomic_write_text(out_dir / TEX_FILE, _latex(table))
+    atomic.write_text(out_dir / MD_FILE, _markdown(table))
+    atomic.write_text(out_dir / TEX_FILE, _latex(table))
     return True

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib
@@ -11,6 +10,8 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+
+from tfrec_inc import atomic  # noqa: E402
 
 MARKED_KS = (1, 5, 10, 20, 50, 100)
 
@@ -28,11 +29,10 @@ def save_figure(fig: Figure, path: Path) -> None:
       fig: the figure.
       path: the file to write; its suffix picks the format.
     """
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     # No creation date in PDFs: the same metrics.csv gives byte-identical figures.
     metadata = {"CreationDate": None} if path.suffix == ".pdf" else None
-    fig.savefig(tmp, dpi=150, bbox_inches="tight", metadata=metadata)
-    os.replace(tmp, path)
+    atomic.write_with(path, lambda tmp: fig.savefig(tmp, dpi=150, bbox_inches="tight", metadata=metadata),
+                      suffix=path.suffix)
 
 
 def save_png_pdf(fig: Figure | None, plot_dir: str | Path, stem: str) -> None:

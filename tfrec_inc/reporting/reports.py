@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from tfrec_inc import atomic
 from tfrec_inc.errors import DataError
 from tfrec_inc.reporting import compression, incremental, plots, tables, transfer
-from tfrec_inc.reporting.io import atomic_write_text
 
 Writer = Callable[[pd.DataFrame, pd.DataFrame | None, Path, Sequence[str], bool, bool], None]
 
@@ -55,7 +55,7 @@ def _compression(frame: pd.DataFrame, per_user: pd.DataFrame | None, out_dir: Pa
         tables.write_tables(frame, out_dir, columns)
         if compression.write_table(frame, out_dir):
             # table.md is the file readers open first: the study's own table leads it.
-            atomic_write_text(out_dir / "table.md", compression.markdown(frame) + "\n"
+            atomic.write_text(out_dir / "table.md", compression.markdown(frame) + "\n"
                               + tables.markdown(frame, columns))
     if write_plots:
         # One window (the last): the variants are the comparison.

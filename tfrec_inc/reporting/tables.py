@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tfrec_inc.reporting.io import atomic_write_text
+from tfrec_inc import atomic
 from tfrec_inc.reporting.render import Cell, CellLike, latex_table, markdown_table
 
 LOWER_IS_BETTER = {"rmse", "mae", "train_seconds"}
@@ -149,5 +149,5 @@ def write_tables(frame: pd.DataFrame, out_dir: str | Path, columns: Sequence[str
       columns: ``metric@k`` or bare metric names, as for `summarise`.
     """
     out_dir = Path(out_dir)
-    atomic_write_text(out_dir / "table.md", markdown(frame, columns))
-    atomic_write_text(out_dir / "table.tex", latex(frame, columns))
+    atomic.write_text(out_dir / "table.md", markdown(frame, columns))
+    atomic.write_text(out_dir / "table.tex", latex(frame, columns))

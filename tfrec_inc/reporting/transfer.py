@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from tfrec_inc.reporting.io import atomic_write_text  # noqa: E402
+from tfrec_inc import atomic  # noqa: E402
 from tfrec_inc.reporting.plots import save_png_pdf  # noqa: E402
 from tfrec_inc.reporting.render import Cell, CellLike, latex_table, markdown_table  # noqa: E402
 
@@ -129,7 +129,7 @@ def write_table(frame: pd.DataFrame, out_dir: str | Path, k: int = 20) -> None:
       out_dir: an existing folder.
       k: the cut-off of recall and NDCG.
     """
-    atomic_write_text(Path(out_dir) / "table_transfer.md", markdown(frame, k))
+    atomic.write_text(Path(out_dir) / "table_transfer.md", markdown(frame, k))
 
 
 def write_plot(frame: pd.DataFrame, plot_dir: str | Path, k: int = 20) -> None:

@@ -34,9 +34,9 @@ import pandas as pd
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
+from tfrec_inc import atomic
 from tfrec_inc.data.catalog import Catalog
 from tfrec_inc.data.history import last_items
-from tfrec_inc import atomic
 from tfrec_inc.errors import TfrecIncError
 from tfrec_inc.evaluation.protocol import embed_items
 from tfrec_inc.models.base import TwoTower
@@ -146,6 +146,26 @@ def _make_index(kind: str, k_max: int, num_items: int, dim: int,
     raise ExportError(f"index must be one of {', '.join(INDEXES)}, got {kind!r}")
 
 
+def _finish(scores: tf.Tensor, ids: tf.Tensor, exclusions: tf.Tensor | None, k: tf.Tensor,
+            k_max_: int) -> dict[str, tf.Tensor]:
+    """The first ``k`` of ``k_max`` results, excluded or missing ones blanked (score -inf)."""
+    invalid = tf.equal(ids, "")
+    if exclusions is not None:
+        # With fewer candidates than k_max + exclusions, excluded items can come
+        # back at the tail: blank them rather than serve a seen item.
+        invalid |= tf.reduce_any(tf.equal(ids[:, :, None], exclusions[:, None, :]), axis=-1)
+    ids = tf.where(invalid, tf.constant("", tf.string), ids)
+    scores = tf.where(invalid, tf.constant(-np.inf, tf.float32), tf.cast(scores, tf.float32))
+    pad = k_max_ - tf.shape(ids)[1]
+    ids = tf.pad(ids, [[0, 0], [0, pad]], constant_values="")
+    scores = tf.pad(scores, [[0, 0], [0, pad]], constant_values=-np.inf)
+    checks = [tf.debugging.assert_greater_equal(k, 1, message="k must be >= 1"),
+              tf.debugging.assert_less_equal(k, k_max_, message=f"k must be <= k_max={k_max_}")]
+    with tf.control_dependencies(checks):
+        return {"item_ids": ids[:, :k], "scores": scores[:, :k]}
+
+
+
 def _last_nonzero(items: tf.Tensor, length: int) -> tf.Tensor:
     """The last ``length`` non-zero entries of each row, kept in order, left-padded with 0."""
     keep = items > 0
@@ -206,6 +226,16 @@ class ServingModule(tf.Module):
                                  self.k_max + self.max_seen + self.max_recent)
         self.index.index(vectors, tf.constant(item_ids[rows].astype(str)))
 
+        self._tables(catalog, known)
+        self.user_variables = list(model.user_tower.variables)
+
+        self.serve, self.search = self._functions(model.user_tower)
+        # Traced now: the first request does not pay for it, and Keras builds the index.
+        self.serve(tf.constant([""]), tf.zeros([1, 0], tf.string), tf.constant(1))
+        self.search(tf.zeros([1, self.dim]), tf.constant(1))
+
+    def _tables(self, catalog: Catalog, known: KnownInteractions) -> None:
+        """Id -> catalog index lookups and the known users' seen/latest-item tables."""
         self.item_lookup = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
                 tf.constant(catalog.items.ids, tf.string),
@@ -236,27 +266,12 @@ class ServingModule(tf.Module):
             history[:n_known, width - take:] = known.history[:, -take:]
         self.known_history = tf.Variable(history.astype(str).reshape(n_known + 1, width),
                                          trainable=False, dtype=tf.string)
-        self.user_variables = list(model.user_tower.variables)
 
-        user_tower = model.user_tower
+    def _functions(self, user_tower: tf.keras.layers.Layer) -> tuple[tf.types.experimental.GenericFunction,
+                                                                     tf.types.experimental.GenericFunction]:
+        """The traced ``serve`` and ``search`` functions of the module."""
         k_max_ = self.k_max
 
-        def finish(scores: tf.Tensor, ids: tf.Tensor, exclusions: tf.Tensor | None,
-                   k: tf.Tensor) -> dict[str, tf.Tensor]:
-            invalid = tf.equal(ids, "")
-            if exclusions is not None:
-                # With fewer candidates than k_max + exclusions, excluded items can come
-                # back at the tail: blank them rather than serve a seen item.
-                invalid |= tf.reduce_any(tf.equal(ids[:, :, None], exclusions[:, None, :]), axis=-1)
-            ids = tf.where(invalid, tf.constant("", tf.string), ids)
-            scores = tf.where(invalid, tf.constant(-np.inf, tf.float32), tf.cast(scores, tf.float32))
-            pad = k_max_ - tf.shape(ids)[1]
-            ids = tf.pad(ids, [[0, 0], [0, pad]], constant_values="")
-            scores = tf.pad(scores, [[0, 0], [0, pad]], constant_values=-np.inf)
-            checks = [tf.debugging.assert_greater_equal(k, 1, message="k must be >= 1"),
-                      tf.debugging.assert_less_equal(k, k_max_, message=f"k must be <= k_max={k_max_}")]
-            with tf.control_dependencies(checks):
-                return {"item_ids": ids[:, :k], "scores": scores[:, :k]}
 
         @tf.function(input_signature=[
             tf.TensorSpec([None], tf.string, name="user_id"),
@@ -278,7 +293,7 @@ class ServingModule(tf.Module):
             seen = tf.gather(seen, row).to_tensor(default_value="", shape=[None, self.max_seen])
             exclusions = tf.concat([seen, recent], axis=1)
             scores, ids = self.index.query_with_exclusions(query, exclusions, k=k_max_)
-            return finish(scores, ids, exclusions, k)
+            return _finish(scores, ids, exclusions, k, k_max_)
 
         @tf.function(input_signature=[
             tf.TensorSpec([None, self.dim], tf.float32, name="query"),
@@ -286,13 +301,9 @@ class ServingModule(tf.Module):
         ])
         def search(query, k):
             scores, ids = self.index(query, k=k_max_)
-            return finish(scores, ids, None, k)
+            return _finish(scores, ids, None, k, k_max_)
 
-        self.serve = serve
-        self.search = search
-        # Traced now: the first request does not pay for it, and Keras builds the index.
-        self.serve(tf.constant([""]), tf.zeros([1, 0], tf.string), tf.constant(1))
-        self.search(tf.zeros([1, self.dim]), tf.constant(1))
+        return serve, search
 
     def known(self) -> KnownInteractions:
         """The seen/latest-item tables this module serves with."""
