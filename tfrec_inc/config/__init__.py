@@ -7,7 +7,7 @@ checked exactly like the file.
 
 The package is the bottom layer of `tfrec_inc` (it imports only `tfrec_inc.errors`):
 `schema` and `studies` hold the constants and the section dataclasses, each with the
-``check`` of its own rules; `rules` the rules across sections;
+``check`` of its own rules; `rules` the rules across sections and the study kind;
 `reader` the YAML reading, overrides and the typed reader. Everything public is
 re-exported here.
 
@@ -18,7 +18,7 @@ Example:
 """
 
 from tfrec_inc.config.reader import apply_override, from_dict, load, save, type_name
-from tfrec_inc.config.rules import check_config
+from tfrec_inc.config.rules import check_config, resolve_study
 from tfrec_inc.config.schema import (
     COMPRESSION_VARIANTS,
     DATASETS,
@@ -31,6 +31,7 @@ from tfrec_inc.config.schema import (
     PARAMETER_SERVER_UNSUPPORTED,
     ROW_INITS,
     STRATEGIES,
+    STUDIES,
     TRANSFER_MODES,
     WINDOW_MODES,
     DataConfig,
@@ -57,6 +58,7 @@ __all__ = [
     "PARAMETER_SERVER_UNSUPPORTED",
     "ROW_INITS",
     "STRATEGIES",
+    "STUDIES",
     "TRANSFER_MODES",
     "WINDOW_MODES",
     "CompressionConfig",
@@ -76,6 +78,7 @@ __all__ = [
     "from_dict",
     "load",
     "model_label",
+    "resolve_study",
     "save",
     "type_name",
 ]

@@ -1,14 +1,14 @@
 """Reading configs: YAML files, ``--set`` overrides and the typed dataclass reader.
 
 Values are checked against the dataclass field types (`_coerce`), unknown keys get a
-did-you-mean hint (`_build`), then every rule runs
+did-you-mean hint (`_build`), then the study kind is resolved and every rule runs
 (`tfrec_inc.config.rules`). ``--set a.b=c`` overrides are applied to the raw YAML before
 validation, so they are checked exactly like the file.
 
 Example:
   >>> cfg = load("experiments/quickstart.yaml", overrides=["seeds=[0]"])
-  >>> cfg.data.dataset
-  'synthetic'
+  >>> cfg.study
+  'incremental'
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from tfrec_inc.config.rules import check_config
+from tfrec_inc.config.rules import check_config, resolve_study
 from tfrec_inc.config.studies import ExperimentConfig
 from tfrec_inc.errors import ConfigError
 
@@ -39,7 +39,7 @@ def load(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
       The validated, frozen `ExperimentConfig`.
 
     Raises:
-      ConfigError: unreadable file, bad YAML, unknown key, wrong type or bad value.
+      ConfigError: unreadable or empty file, bad YAML, unknown key, wrong type or bad value.
     """
     path = Path(path)
     try:
@@ -56,7 +56,7 @@ def load(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"{path}:{where.strip() or '?'}: {problem}") from None
     if raw is None:
-        raw = {}
+        raise ConfigError(f"{path}: the config is empty; write `{{}}` to run every default")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: top level must be a mapping of keys, got {type(raw).__name__}")
     for item in overrides:
@@ -71,12 +71,13 @@ def from_dict(raw: Mapping[str, Any]) -> ExperimentConfig:
       raw: the config as plain mappings and lists; missing keys take their defaults.
 
     Returns:
-      The validated, frozen config.
+      The validated, frozen config, its ``study`` resolved (see `resolve_study`).
 
     Raises:
       ConfigError: unknown key, wrong type or bad value.
     """
     cfg = _build(ExperimentConfig, raw, "")
+    cfg = dataclasses.replace(cfg, study=resolve_study(cfg))
     check_config(cfg)
     return cfg
 

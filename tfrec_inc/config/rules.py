@@ -1,19 +1,56 @@
-"""Rules that need more than one config section, and the order of all checks.
+"""Rules that need more than one config section, the study kind, and the order of all checks.
 
 Each section checks itself (its ``check`` method); this module adds what only the whole
-config can tell: what a transfer or compression study asks of the models, the encoder and
-the strategies.
+config can tell: which study a run is, and what a transfer or compression study asks of
+the models, the encoder and the strategies.
 
 Example:
   >>> from tfrec_inc.config.studies import ExperimentConfig
-  >>> check_config(ExperimentConfig())
+  >>> resolve_study(ExperimentConfig())
+  'incremental'
 """
 
 from __future__ import annotations
 
-from tfrec_inc.config.schema import check_models
+from tfrec_inc.config.schema import STUDIES, check_choice, check_models
 from tfrec_inc.config.studies import ExperimentConfig
 from tfrec_inc.errors import ConfigError
+
+
+def _study_keys(cfg: ExperimentConfig) -> dict[str, tuple[str, bool]]:
+    """Study kind -> (the key that asks for it, whether ``cfg`` sets it), in resolution order.
+
+    ``incremental`` is the kind when no key asks for another; a new kind adds its entry here.
+    """
+    return {
+        "transfer": ("transfer.source", cfg.transfer.source is not None),
+        "compression": ("compression.variants", bool(cfg.compression.variants)),
+    }
+
+
+def resolve_study(cfg: ExperimentConfig) -> str:
+    """The study kind of ``cfg``: its explicit ``study``, checked, or the kind its keys imply.
+
+    Args:
+      cfg: a config as read, ``study`` possibly None.
+
+    Returns:
+      One of `STUDIES`: when ``study`` is None, the first kind whose key is set (``transfer``
+      before ``compression``), else ``incremental``.
+
+    Raises:
+      ConfigError: an unknown kind, or an explicit kind its keys contradict.
+    """
+    keys = _study_keys(cfg)
+    if cfg.study is None:
+        return next((kind for kind, (_, is_set) in keys.items() if is_set), "incremental")
+    check_choice(cfg.study, STUDIES, "study")
+    if cfg.study in keys and not keys[cfg.study][1]:
+        raise ConfigError(f"study: {cfg.study} needs {keys[cfg.study][0]}")
+    for kind, (key, is_set) in keys.items():
+        if is_set and kind != cfg.study:
+            raise ConfigError(f"study: {cfg.study}, but {key} is set (that makes a {kind} study)")
+    return cfg.study
 
 
 def _check_transfer(cfg: ExperimentConfig) -> None:
@@ -55,7 +92,7 @@ def check_config(cfg: ExperimentConfig) -> None:
     """Runs every rule, sections and cross-section ones, in a fixed order.
 
     Args:
-      cfg: a config as built from YAML.
+      cfg: a config as built from YAML (``study`` already resolved).
 
     Raises:
       ConfigError: the first broken rule, naming its key path.

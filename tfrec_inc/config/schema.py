@@ -53,6 +53,8 @@ PARAMETER_SERVER_UNSUPPORTED = (
     "and Keras 2 model.fit under it needs per-worker datasets made by a DatasetCreator function, "
     "steps_per_epoch, and ps/worker server processes (tf.distribute.Server) started besides the "
     "coordinator; use multi_worker (synchronous all-reduce, a TF_CONFIG cluster without ps tasks)")
+# Study kinds (`ExperimentConfig.study`); `tfrec_inc.config.rules.resolve_study` picks one.
+STUDIES = ("incremental", "transfer", "compression")
 
 
 def check_choice(value: str, options: Sequence[str], where: str) -> None:

@@ -219,6 +219,12 @@ class ExperimentConfig:
     Attributes:
       experiment: name; results go to ``results/<experiment>/``.
       seeds: one training run per seed.
+      study: the kind of run (one of `STUDIES`): ``incremental`` (the ``strategies`` over
+        the windows), ``transfer`` (needs ``transfer.source``) or ``compression`` (needs
+        ``compression.variants``). When omitted it is resolved from those keys:
+        ``transfer`` if ``transfer.source`` is set, else ``compression`` if
+        ``compression.variants`` is not empty, else ``incremental``; the resolved kind is
+        what a run's ``config.yaml`` records. When given it must agree with them.
       data: `DataConfig`.
       windows: `WindowsConfig`.
       models: the models to compare (at least one).
@@ -235,6 +241,7 @@ class ExperimentConfig:
 
     experiment: str = "experiment"
     seeds: list[int] = dataclasses.field(default_factory=lambda: [0])
+    study: str | None = None
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     windows: WindowsConfig = dataclasses.field(default_factory=WindowsConfig)
     models: list[ModelConfig] = dataclasses.field(default_factory=lambda: [ModelConfig()])
