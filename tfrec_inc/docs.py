@@ -29,7 +29,7 @@ Every key of an experiment YAML (`experiments/*.yaml`), with its type, default a
 Unknown keys are errors (with a did-you-mean hint); any key can be overridden from the
 command line with `--set a.b=c` (list items by index: `--set models.0.epochs=3`).
 
-Generated from the schema in `tfrec_inc/config.py` by `tfrec-inc docs --out docs/config.md`;
+Generated from the schema in `tfrec_inc/config/` by `tfrec-inc docs --out docs/config.md`;
 do not edit by hand (a test checks that this file is current).
 """
 
@@ -99,7 +99,7 @@ def _section(cls: type, prefix: str, sections: list[str]) -> None:
             nested.append((inner, f"{key}[]." if is_list else f"{key}."))
         type_name = inner.__name__ if inner is not None and typing.get_origin(tp) is not list else (
             f"list of {inner.__name__}" if inner is not None
-            else config_lib._type_name(tp).replace("NoneType", "null"))
+            else config_lib.type_name(tp).replace("NoneType", "null"))
         meaning = docs.get(field.name)
         if meaning is None:
             raise ValueError(f"{cls.__name__}.{field.name} has no description in its docstring")
