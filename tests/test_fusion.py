@@ -1,8 +1,6 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from tfrec_inc.models.vocab import grown, warm_start
-from tfrec_inc.transfer.fusion import ScoreEnsemble, average, score_scale
 
 from tfrec_inc import data as data_lib
 from tfrec_inc.config import ModelConfig
@@ -10,23 +8,27 @@ from tfrec_inc.data.catalog import Catalog
 from tfrec_inc.data.windows import make_dataset
 from tfrec_inc.evaluation.protocol import rank_items
 from tfrec_inc.models.factory import build
+from tfrec_inc.models.fusion import ScoreEnsemble, average, score_scale
+from tfrec_inc.models.weights import warm_start
+from tfrec_inc.prepare import Prepared
 
 
 @pytest.fixture(scope="module")
 def trained():
     data = data_lib.load("synthetic", num_users=200, num_items=150, num_interactions=4000, num_periods=2)
     catalog = Catalog.from_interactions(data)
+    prepared = Prepared.from_parts(data, (), catalog=catalog)
     inter = data.interactions
     cfg = ModelConfig(item_features=False, optimizer="adam", learning_rate=0.01)
     tf.keras.utils.set_random_seed(0)
-    first = build(cfg, catalog, inter.iloc[:2000])
+    first = build(cfg, prepared, inter.iloc[:2000])
     first.fit(make_dataset(catalog.encode(inter.iloc[:2000]), 256, shuffle=True, seed=0), epochs=2, verbose=0)
     rest = inter.iloc[2000:]
-    second = build(cfg, catalog, rest, vocabs=(grown(first.user_vocab, rest["user_id"]),
-                                              grown(first.item_vocab, rest["item_id"])))
+    second = build(cfg, prepared, rest, vocabs=(first.user_vocab.extended(rest["user_id"]),
+                                               first.item_vocab.extended(rest["item_id"])))
     warm_start(first, second)
     second.fit(make_dataset(catalog.encode(rest), 256, shuffle=True, seed=1), epochs=2, verbose=0)
-    return cfg, catalog, first, second
+    return cfg, prepared, first, second
 
 
 def _rank(model, catalog):
@@ -35,19 +37,21 @@ def _rank(model, catalog):
 
 
 def test_fusing_a_model_with_itself_gives_the_model(trained):
-    cfg, catalog, first, second = trained
+    cfg, prepared, first, second = trained
+    catalog = prepared.catalog
     scale = score_scale(second, np.arange(1, 50), np.arange(1, 100))
     ensemble = ScoreEnsemble([second, second], [0.5, 0.5], [scale, scale])
     np.testing.assert_array_equal(_rank(ensemble, catalog), _rank(second, catalog))
-    averaged = average(second, second, 0.5, lambda v: build(cfg, catalog, None, vocabs=v))
+    averaged = average(second, second, 0.5, lambda v: build(cfg, prepared, None, vocabs=v))
     for a, b in zip(averaged.weights, second.weights, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=0, atol=1e-7)
     np.testing.assert_array_equal(_rank(averaged, catalog), _rank(second, catalog))
 
 
 def test_parameter_average_aligns_rows_by_id(trained):
-    cfg, catalog, first, second = trained
-    averaged = average(first, second, 0.25, lambda v: build(cfg, catalog, None, vocabs=v))
+    cfg, prepared, first, second = trained
+    catalog = prepared.catalog
+    averaged = average(first, second, 0.25, lambda v: build(cfg, prepared, None, vocabs=v))
     old = first.item_tower.embedding.embeddings.numpy()
     new = second.item_tower.embedding.embeddings.numpy()
     out = averaged.item_tower.embedding.embeddings.numpy()
@@ -57,6 +61,7 @@ def test_parameter_average_aligns_rows_by_id(trained):
 
 
 def test_score_ensemble_weight_one_is_that_model(trained):
-    _, catalog, first, second = trained
+    _, prepared, first, second = trained
+    catalog = prepared.catalog
     ensemble = ScoreEnsemble([first, second], [1.0, 0.0])
     np.testing.assert_array_equal(_rank(ensemble, catalog), _rank(first, catalog))

@@ -7,6 +7,8 @@ rebuilt from disk has exactly the architecture it was trained with. Models come 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import tensorflow as tf
@@ -61,14 +63,30 @@ def build(cfg: ModelConfig, prepared: Prepared, train: pd.DataFrame,
       >>> len(model.item_vocab) <= len(prepared.catalog.items), model.built or len(model.weights) > 0
       (True, True)
     """
-    if cfg.type == "popularity":
-        return PopularityModel(prepared.catalog, train)
     if vocabs is None:
         vocabs = (Vocabulary(train["user_id"].unique()), Vocabulary(train["item_id"].unique()))
+    return BUILDERS[cfg.type](cfg, prepared, train, vocabs)
+
+
+Builder = Callable[[ModelConfig, Prepared, pd.DataFrame, tuple[Vocabulary, Vocabulary]], TwoTower]
+
+
+def _popularity(cfg: ModelConfig, prepared: Prepared, train: pd.DataFrame,
+                vocabs: tuple[Vocabulary, Vocabulary]) -> TwoTower:
+    return PopularityModel(prepared.catalog, train)
+
+
+def _trained(cfg: ModelConfig, prepared: Prepared, train: pd.DataFrame,
+             vocabs: tuple[Vocabulary, Vocabulary]) -> TwoTower:
     model = _two_tower(cfg, prepared.catalog, train, prepared.text_vectors, prepared.encoder, vocabs)
     build_weights(model)
     model.compile(optimizer(cfg))
     return model
+
+
+# Model type (`ModelConfig.type`, names in `tfrec_inc.config.MODEL_TYPES`) -> builder. A new
+# type is a `TwoTower` model, a builder here and its name in the config's list.
+BUILDERS: dict[str, Builder] = {"popularity": _popularity, "retrieval": _trained, "ranking": _trained}
 
 
 def _two_tower(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame, text_vectors: np.ndarray | None,
