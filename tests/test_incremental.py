@@ -11,14 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import tensorflow as tf
-from tfrec_inc.models.vocab import Vocabulary, grown, warm_start
 
 from tfrec_inc import data as data_lib
 from tfrec_inc.config import IncrementalConfig, ModelConfig, WindowsConfig
-from tfrec_inc.data.catalog import Catalog
+from tfrec_inc.data.vocab import Vocabulary
 from tfrec_inc.data.windows import make_dataset, split
 from tfrec_inc.incremental import strategies
 from tfrec_inc.models.factory import build
+from tfrec_inc.models.weights import warm_start
+from tfrec_inc.prepare import Prepared
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,7 +29,7 @@ def small():
     data = data_lib.load("synthetic", num_users=300, num_items=200, num_interactions=6000,
                          num_periods=4)
     windows = split(data.interactions, WindowsConfig(mode="time", num_windows=4))
-    return data, windows, Catalog.from_interactions(data)
+    return data, windows, Prepared.from_parts(data, windows)
 
 
 def _train(model, catalog, frame, epochs=2):
@@ -36,14 +37,15 @@ def _train(model, catalog, frame, epochs=2):
 
 
 def test_growing_vocabulary_keeps_old_rows_bit_identical(small):
-    data, windows, catalog = small
+    data, windows, prepared = small
+    catalog = prepared.catalog
     cfg = ModelConfig(item_features=False)
     tf.keras.utils.set_random_seed(0)
-    old = build(cfg, catalog, windows[0].train)
+    old = build(cfg, prepared, windows[0].train)
     _train(old, catalog, windows[0].train)
     nxt = strategies.new_data(windows, 1)
-    new = build(cfg, catalog, nxt, vocabs=(grown(old.user_vocab, nxt["user_id"]),
-                                           grown(old.item_vocab, nxt["item_id"])))
+    new = build(cfg, prepared, nxt, vocabs=(old.user_vocab.extended(nxt["user_id"]),
+                                            old.item_vocab.extended(nxt["item_id"])))
     warm_start(old, new)
     for tower in ("user_tower", "item_tower"):
         before = getattr(old, tower).embedding.embeddings.numpy()
@@ -62,7 +64,7 @@ def test_growing_vocabulary_keeps_old_rows_bit_identical(small):
 
 def test_vocabulary_is_append_only():
     vocab = Vocabulary(["a", "b"])
-    bigger = grown(vocab, ["c", "a"])
+    bigger = vocab.extended(["c", "a"])
     assert bigger.lookup(["a", "b", "c", "x"]).tolist() == [1, 2, 3, 0]
     assert len(vocab) == 3 and len(bigger) == 4
 
@@ -93,16 +95,17 @@ def test_strategies_train_on_the_right_data(small):
 
 def _drift(cfg_name, small, **kw):
     """How far the item embeddings move when fine-tuning under a strategy's penalty."""
-    data, windows, catalog = small
+    data, windows, prepared = small
+    catalog = prepared.catalog
     cfg = ModelConfig(item_features=False, user_features=False, optimizer="adam", learning_rate=0.05)
     tf.keras.utils.set_random_seed(0)
-    old = build(cfg, catalog, windows[0].train)
+    old = build(cfg, prepared, windows[0].train)
     strategy = strategies.get(cfg_name, IncrementalConfig(**kw))
     _train(old, catalog, windows[0].train)
     strategy.after_fit(old, make_dataset(catalog.encode(windows[0].train), 256))
     nxt = strategies.new_data(windows, 1)
-    new = build(cfg, catalog, nxt, vocabs=(grown(old.user_vocab, nxt["user_id"]),
-                                           grown(old.item_vocab, nxt["item_id"])))
+    new = build(cfg, prepared, nxt, vocabs=(old.user_vocab.extended(nxt["user_id"]),
+                                            old.item_vocab.extended(nxt["item_id"])))
     warm_start(old, new)
     penalty = strategy.penalty(old, new)
     if penalty is not None:
@@ -177,16 +180,18 @@ def test_killed_run_resumes_to_identical_metrics(tmp_path):
 
 
 def test_content_init_puts_new_item_rows_at_their_projected_text(small):
-    from tfrec_inc.models.vocab import content_rows
+    from tfrec_inc.models.weights import content_rows
 
-    data, windows, catalog = small
+    data, windows, prepared = small
+    catalog = prepared.catalog
     vectors = np.random.default_rng(0).normal(size=(len(catalog.items), 12)).astype("float32")
     vectors[0] = 0
+    prepared = Prepared.from_parts(data, windows, text_vectors=vectors, catalog=catalog)
     cfg = ModelConfig(item_text=True, item_features=False)
-    old = build(cfg, catalog, windows[0].train, text_vectors=vectors)
+    old = build(cfg, prepared, windows[0].train)
     nxt = strategies.new_data(windows, 1)
-    new = build(cfg, catalog, nxt, text_vectors=vectors,
-                vocabs=(grown(old.user_vocab, nxt["user_id"]), grown(old.item_vocab, nxt["item_id"])))
+    new = build(cfg, prepared, nxt,
+                vocabs=(old.user_vocab.extended(nxt["user_id"]), old.item_vocab.extended(nxt["item_id"])))
     warm_start(old, new, content_rows(old, new, catalog, vectors))
     n_old = len(old.item_vocab)
     rows = new.item_tower.embedding.embeddings.numpy()

@@ -11,21 +11,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import tensorflow as tf
-from tfrec_inc.models.vocab import grown, warm_start
 
 import tfrec_inc
 from tfrec_inc import cli
 from tfrec_inc.config import ModelConfig
 from tfrec_inc.evaluation.protocol import rank_items
 from tfrec_inc.models.factory import build
-from tfrec_inc.serving.export import (
-    ExportError,
-    KnownInteractions,
-    ServingModule,
-    export,
-    load_trained,
-    save_module,
-)
+from tfrec_inc.models.weights import warm_start
+from tfrec_inc.prepare import Prepared, prepare
+from tfrec_inc.serving.export import ExportError, export, load_trained
+from tfrec_inc.serving.module import KnownInteractions, ServingModule, save_module
 from tfrec_inc.serving.recommender import Recommender
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,10 +76,10 @@ def run(tmp_path_factory):
     return results, exact, approx, load_trained(results)
 
 
-def _model_cfg(results):
+def _config(results):
     from tfrec_inc import config as config_lib
 
-    return config_lib.load(results / "config.yaml").models[0]
+    return config_lib.load(results / "config.yaml")
 
 
 def _seen(trained, user):
@@ -168,8 +163,9 @@ def test_refreshed_index_serves_newly_arrived_items(run):
     before_items = [catalog.items.ids[i - 1] for i in trained.candidates
                     if catalog.items.ids[i - 1] != new_item]
     # The incremental update: the vocabulary grows by the new item, old rows are copied.
-    new = build(_model_cfg(run[0]), catalog, trained.known,
-                vocabs=(old.user_vocab, grown(old.item_vocab, [new_item])))
+    cfg = _config(run[0])
+    new = build(cfg.models[0], prepare(cfg), trained.known,
+                vocabs=(old.user_vocab, old.item_vocab.extended([new_item])))
     warm_start(old, new)
     table = new.item_tower.embedding.embeddings
     row = len(new.item_vocab) - 1
@@ -210,7 +206,7 @@ def test_history_pooling_export_matches_full_ranking(tmp_path):
     cfg = ModelConfig(user_features=False, item_features=False, item_text=True, user_history="mean",
                       history_length=5, embedding_dim=8)
     tf.keras.utils.set_random_seed(0)
-    model = build(cfg, catalog, inter, text_vectors=vectors)
+    model = build(cfg, Prepared.from_parts(data, (), text_vectors=vectors, catalog=catalog), inter)
     known = KnownInteractions.from_interactions(inter, model.history_length)
     module = ServingModule(model, catalog, catalog.items.ids, known, k_max=K_MAX)
     rec = Recommender.load(save_module(module, tmp_path / "export", {"model": "history"}))

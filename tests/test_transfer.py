@@ -5,15 +5,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from tfrec_inc.models.vocab import Vocabulary
-from tfrec_inc.transfer.domains import copy_content, freeze_text, recent_fraction
 
 from tfrec_inc import data as data_lib
 from tfrec_inc.cli import main
 from tfrec_inc.config import ModelConfig
 from tfrec_inc.data.catalog import Catalog
+from tfrec_inc.data.vocab import Vocabulary
+from tfrec_inc.data.windows import recent_fraction
 from tfrec_inc.errors import DataError
 from tfrec_inc.models.factory import build
+from tfrec_inc.models.weights import copy_content, freeze_text
+from tfrec_inc.prepare import Prepared
 
 ROOT = Path(__file__).resolve().parents[1]
 CFG = ModelConfig(user_features=False, item_features=False, item_text=True, user_history="mean",
@@ -44,8 +46,10 @@ def test_select_domain_keeps_one_domain(domains):
 def test_content_weights_carry_over_and_ids_do_not(domains):
     a, b = domains
     ca, cb = Catalog.from_interactions(a), Catalog.from_interactions(b)
-    source = build(CFG, ca, a.interactions, _vectors(ca, 0))
-    target = build(CFG, cb, b.interactions, _vectors(cb, 1))
+    pa = Prepared.from_parts(a, (), text_vectors=_vectors(ca, 0), catalog=ca)
+    pb = Prepared.from_parts(b, (), text_vectors=_vectors(cb, 1), catalog=cb)
+    source = build(CFG, pa, a.interactions)
+    target = build(CFG, pb, b.interactions)
     copied = copy_content(source, target)
     assert copied and not any("id_embedding" in name for name in copied)
     for s, t in zip(source.weights, target.weights, strict=True):
@@ -54,7 +58,7 @@ def test_content_weights_carry_over_and_ids_do_not(domains):
         else:
             np.testing.assert_array_equal(s.numpy(), t.numpy())
     # Zero-shot: no target ids, the content paths alone tell target items apart.
-    zero = build(CFG, cb, b.interactions, _vectors(cb, 1), vocabs=(Vocabulary(), Vocabulary()))
+    zero = build(CFG, pb, b.interactions, vocabs=(Vocabulary(), Vocabulary()))
     copy_content(source, zero)
     items = zero.item_tower({"item": np.arange(1, 6)}).numpy()
     assert len({tuple(np.round(r, 6)) for r in items}) == 5

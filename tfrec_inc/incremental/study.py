@@ -25,7 +25,7 @@ from tfrec_inc.evaluation import protocol
 from tfrec_inc.incremental import strategies
 from tfrec_inc.models import training
 from tfrec_inc.models.base import TwoTower
-from tfrec_inc.models.factory import build
+from tfrec_inc.models.factory import build, is_trained
 from tfrec_inc.models.retrieval import RetrievalModel
 from tfrec_inc.models.weights import content_rows, warm_start
 from tfrec_inc.prepare import Prepared
@@ -122,8 +122,8 @@ def _update(ctx: _Context, job: _Job, window: Window) -> tuple[TwoTower | None, 
     if len(ctx.held_out):
         update = dataclasses.replace(update, data=update.data.drop(
             index=update.data.index.intersection(ctx.held_out)))
-    if job.model_cfg.type == "popularity":
-        # Nothing to train: "most popular in the last window" is a count.
+    if not is_trained(job.model_cfg):
+        # Nothing to train: e.g. "most popular in the last window" is a count.
         job.model = build(job.model_cfg, prepared, window.train)
         return job.model, []
     # One seed per (run seed, window): a resumed step draws the same numbers.

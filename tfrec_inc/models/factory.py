@@ -7,6 +7,7 @@ rebuilt from disk has exactly the architecture it was trained with. Models come 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -65,7 +66,7 @@ def build(cfg: ModelConfig, prepared: Prepared, train: pd.DataFrame,
     """
     if vocabs is None:
         vocabs = (Vocabulary(train["user_id"].unique()), Vocabulary(train["item_id"].unique()))
-    return BUILDERS[cfg.type](cfg, prepared, train, vocabs)
+    return MODEL_TYPES[cfg.type].build(cfg, prepared, train, vocabs)
 
 
 Builder = Callable[[ModelConfig, Prepared, pd.DataFrame, tuple[Vocabulary, Vocabulary]], TwoTower]
@@ -84,9 +85,34 @@ def _trained(cfg: ModelConfig, prepared: Prepared, train: pd.DataFrame,
     return model
 
 
-# Model type (`ModelConfig.type`, names in `tfrec_inc.config.MODEL_TYPES`) -> builder. A new
-# type is a `TwoTower` model, a builder here and its name in the config's list.
-BUILDERS: dict[str, Builder] = {"popularity": _popularity, "retrieval": _trained, "ranking": _trained}
+@dataclasses.dataclass(frozen=True)
+class ModelType:
+    """How a model type is made.
+
+    Attributes:
+      build: ``build(cfg, prepared, train, vocabs) -> TwoTower``.
+      trained: True when the model learns through the Keras fit loop
+        (`tfrec_inc.models.training`); False when building it already computes it from
+        ``train`` (a count, a closed form), so studies build it on the data it should
+        describe and never call ``fit``.
+    """
+
+    build: Builder
+    trained: bool = True
+
+
+# `ModelConfig.type` -> how to make it. A new type is a `TwoTower` model, an entry here and
+# its name in `tfrec_inc.config.MODEL_TYPES` (a test keeps the two equal).
+MODEL_TYPES: dict[str, ModelType] = {
+    "retrieval": ModelType(_trained),
+    "ranking": ModelType(_trained),
+    "popularity": ModelType(_popularity, trained=False),
+}
+
+
+def is_trained(cfg: ModelConfig) -> bool:
+    """Whether models of ``cfg`` learn through the fit loop (see `ModelType.trained`)."""
+    return MODEL_TYPES[cfg.type].trained
 
 
 def _two_tower(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame, text_vectors: np.ndarray | None,

@@ -62,7 +62,17 @@ def _compression(frame: pd.DataFrame, per_user: pd.DataFrame | None, out_dir: Pa
         plots.write_plots(frame, out_dir / "plots", per_window=False)
 
 
-# Study kind (recorded in manifest.json as "study") -> its report writer.
+def _generic(frame: pd.DataFrame, per_user: pd.DataFrame | None, out_dir: Path,
+             columns: Sequence[str], write_tables: bool, write_plots: bool) -> None:
+    """Any other study kind: the per-group tables and the recall-precision and per-window plots."""
+    if write_tables:
+        tables.write_tables(frame, out_dir, columns)
+    if write_plots:
+        plots.write_plots(frame, out_dir / "plots", per_window=True)
+
+
+# Study kind (recorded in manifest.json as "study") -> its report writer. A kind without an
+# entry gets the generic tables and plots (`_generic`).
 STUDIES: dict[str, Writer] = {
     "incremental": _incremental,
     "transfer": _transfer,
@@ -80,17 +90,12 @@ def write_reports(frame: pd.DataFrame, per_user: pd.DataFrame | None, out_dir: s
       per_user: per-user values for paired tests, or None.
       out_dir: the folder to write into.
       columns: ``metric@k`` columns of the per-group tables.
-      study: the study kind, a key of `STUDIES` (``"incremental"``, ``"transfer"`` or
-        ``"compression"``), as recorded by the run (see `study_kind`).
+      study: the study kind as recorded by the run (see `study_kind`); kinds without an
+        entry in `STUDIES` get the generic per-group tables and plots.
       write_tables: write the tables.
       write_plots: write the plots.
-
-    Raises:
-      DataError: ``study`` is not a known kind.
     """
-    writer = STUDIES.get(study)
-    if writer is None:
-        raise DataError(f"unknown study kind {study!r} (known: {', '.join(STUDIES)})")
+    writer = STUDIES.get(study, _generic)
     writer(frame, per_user, Path(out_dir), columns, write_tables, write_plots)
 
 
@@ -115,10 +120,10 @@ def study_kind(results_dir: str | Path) -> str:
       results_dir: the results folder.
 
     Returns:
-      One of the keys of `STUDIES`.
+      The study kind (e.g. ``"incremental"``).
 
     Raises:
-      DataError: the manifest or config is unreadable, or records an unknown kind.
+      DataError: the manifest or config is unreadable, or its ``"study"`` is not a string.
 
     Example:
       >>> import shutil, tempfile
@@ -138,8 +143,8 @@ def study_kind(results_dir: str | Path) -> str:
     recorded = _read(manifest, json.loads) if manifest.is_file() else {}
     if isinstance(recorded, dict) and "study" in recorded:
         kind = recorded["study"]
-        if kind not in STUDIES:
-            raise DataError(f"{manifest}: unknown study kind {kind!r} (known: {', '.join(STUDIES)})")
+        if not isinstance(kind, str) or not kind:
+            raise DataError(f"{manifest}: \"study\" must be a study kind name, got {kind!r}")
         return kind
     config = folder / "config.yaml"
     cfg = _read(config, yaml.safe_load) if config.is_file() else None

@@ -29,7 +29,7 @@ from tfrec_inc.data.windows import recent_fraction
 from tfrec_inc.evaluation import protocol
 from tfrec_inc.models import training
 from tfrec_inc.models.base import TwoTower
-from tfrec_inc.models.factory import build, optimizer
+from tfrec_inc.models.factory import build, is_trained, optimizer
 from tfrec_inc.models.fusion import average, score_scale, tuned_ensemble
 from tfrec_inc.models.weights import copy_content, freeze_text
 from tfrec_inc.prepare import Prepared, prepare
@@ -111,7 +111,7 @@ def _fraction(job: _Seeded, fraction: float, quiet: bool) -> None:
     modes, target = job.cfg.transfer.modes, job.target
     percent = int(round(fraction * 100))
     subset = recent_fraction(target.train_before_valid(), fraction)
-    if job.model_cfg.type == "popularity":
+    if not is_trained(job.model_cfg):  # computed from the share itself (e.g. popularity)
         job.emit("scratch", percent, job.model(subset))
         return
     trained = _train_modes(job, subset, percent, quiet)
