@@ -27,6 +27,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check tfrec_inc tests benchmarks notebooks
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -104,8 +104,8 @@ def _rebuild(args: argparse.Namespace) -> Path:
     out = Path(args.output) if args.output else dirs[0]
     # Read before writing anything, so a bad per-user file leaves no half-updated folder.
     # Folders without per_user.csv.gz still get the tables, without significance marks for them.
-    per_user = [p for p in (results.read_per_user(d) for d in dirs) if p is not None]
-    per_user = pd.concat(per_user, ignore_index=True) if per_user else None
+    found = [p for p in (results.read_per_user(d) for d in dirs) if p is not None]
+    per_user = pd.concat(found, ignore_index=True) if found else None
     out.mkdir(parents=True, exist_ok=True)
     table = args.command == "table"
     columns = (args.metrics or _table_metrics(dirs[0])) if table else ()

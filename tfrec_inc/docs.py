@@ -114,11 +114,9 @@ def _section(cls: type, prefix: str, sections: list[str]) -> None:
 
 def _dataclass_in(tp: Any) -> type | None:
     """The dataclass a field holds (directly, optionally, or as list items), if any."""
-    if dataclasses.is_dataclass(tp):
-        return tp
-    for arg in typing.get_args(tp):
-        if dataclasses.is_dataclass(arg):
-            return arg
+    for candidate in (tp, *typing.get_args(tp)):
+        if isinstance(candidate, type) and dataclasses.is_dataclass(candidate):
+            return candidate
     return None
 
 

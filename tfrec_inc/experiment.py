@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tfrec_inc.config import ExperimentConfig
+from tfrec_inc.config import ExperimentConfig, resolve_study
 from tfrec_inc.prepare import Prepared, load_domain, prepare
 
 PACKAGES = (
@@ -64,11 +64,12 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
     tf.config.experimental.enable_op_determinism()
     prepared = prepare(cfg, quiet=quiet, loaded=loaded)
     store = ResultsStore(out, cfg, resume)
+    kind = resolve_study(cfg)  # a loaded config has it resolved already
     # Models are built (and so trained) under the strategy; `fit` splits each global batch.
     with rt.strategy.scope():
-        output_records = studies.get(cfg.study)(cfg, prepared, store, quiet)
+        output_records = studies.get(kind)(cfg, prepared, store, quiet)
     frame, per_user = store.write(output_records)
-    write_reports(frame, per_user, store.staging, cfg.report.metrics, study=cfg.study)
+    write_reports(frame, per_user, store.staging, cfg.report.metrics, study=kind)
     store.write_manifest(_manifest(cfg, prepared, rt.describe(), resume, started))
     return store.publish()
 

@@ -229,7 +229,7 @@ class Checkpoints:
         (tmp / "records.json").write_text(json.dumps({"records": records, "per_user": per_user}))
         if model is not None:
             save_model(model, tmp)
-        np.savez(tmp / "state.npz", **state)
+        np.savez(tmp / "state.npz", **state)  # type: ignore[arg-type]  # numpy's stub: **kwds: ArrayLike
         (tmp / "DONE").write_text("")
         atomic.replace_dir(tmp, final)
         for older in folder.glob("w*"):

@@ -64,6 +64,8 @@ class UpdatePruningStep(tfmot.sparsity.keras.UpdatePruningStep):
       >>> model.fit(train_ds, epochs=3, callbacks=[UpdatePruningStep()])  # doctest: +SKIP
     """
 
+    prunable_layers: list  # set by TF-MOT's on_train_begin
+
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
         known = {id(layer) for layer in self.prunable_layers}

@@ -91,6 +91,7 @@ def _job(cfg: ExperimentConfig, prepared: Prepared, model_cfg: ModelConfig, seed
         compressed = compress(variant, model, lambda: build(model_cfg, prepared, train,
                                                             (model.user_vocab, model.item_vocab)),
                               data, model_cfg, comp, export=True, progress=not quiet)
+        assert compressed.tflite is not None  # export=True: every variant has its TFLite pair
         base = JobKey(label, variant, seed).columns(cfg, last.index)
         users: list[Record] = []
         found = protocol.evaluate_retrieval(compressed.served, catalog, last, cfg.evaluation, per_user=users)
@@ -104,8 +105,9 @@ def _job(cfg: ExperimentConfig, prepared: Prepared, model_cfg: ModelConfig, seed
 
 def _sizes(compressed: Compressed, train_seconds: float | None) -> list[Record]:
     """A variant's records besides quality: sizes, compression (and base training) time, sparsity."""
+    assert compressed.tflite is not None
     size = blobs_size(compressed.tflite.flatbuffers)
-    index = sum(constant_bytes(b).get(dtype, 0) for b in compressed.tflite.flatbuffers
+    index = sum(int(constant_bytes(b).get(dtype, 0)) for b in compressed.tflite.flatbuffers
                 for dtype in ("int64", "int32"))
     extra = [record("size_bytes", size.raw), record("size_gzip_bytes", size.gzip),
              record("size_index_bytes", index), record("compress_seconds", compressed.seconds)]

@@ -224,6 +224,7 @@ def after_update(cfg: CompressionConfig, model, catalog: Catalog, frame: pd.Data
       >>> served, extra = after_update(cfg.compression, served, catalog, update.data, history,
       ...                              model_cfg, seed, rebuild)  # doctest: +SKIP
     """
+    assert cfg.after_update is not None, "only called when compression.after_update is set"
     data = FineTuneData.from_frame(catalog, frame, row_history, model.history_length, model_cfg, seed,
                                    cfg.calibration_examples)
     out = compress(cfg.after_update, model, lambda: build((model.user_vocab, model.item_vocab)), data,

@@ -144,13 +144,15 @@ def load_amazon_scientific(root: str | Path) -> Interactions:
             windows.setdefault(int(user), []).append((items, int(target), path, int(line)))
 
     cap = max(len(w[0]) for rows in windows.values() for w in rows)
-    users, items, order = [], [], []
+    users: list[int] = []
+    sequence: list[int] = []
+    order: list[int] = []
     for user, rows in windows.items():
         seq = _rebuild_sequence(rows, cap)
         users += [user] * len(seq)
-        items += seq
+        sequence += seq
         order += range(len(seq))
-    inter = pd.DataFrame({"user_id": users, "item_id": items, "timestamp": order})
+    inter = pd.DataFrame({"user_id": users, "item_id": sequence, "timestamp": order})
     return Interactions.create("amazon-scientific", inter, catalog)
 
 
@@ -162,7 +164,7 @@ def _rebuild_sequence(rows: list[tuple[list[int], int, Path, int]], cap: int) ->
     the last ``cap`` items so far.
     """
     short = sorted((r for r in rows if len(r[0]) < cap), key=lambda r: len(r[0]))
-    capped = {}
+    capped: dict[tuple[int, ...], tuple[list[int], int, Path, int]] = {}
     for r in rows:
         if len(r[0]) >= cap:
             capped.setdefault(tuple(r[0]), r)

@@ -89,5 +89,6 @@ class Catalog:
         if "rating" in frame.columns:
             out["rating"] = frame["rating"].to_numpy(np.float32)
         if history_length:
+            assert row_history is not None, "a history-pooling model needs row_history"
             out["history"] = row_history[frame.index.to_numpy(), -history_length:]
         return out

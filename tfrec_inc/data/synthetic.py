@@ -80,6 +80,6 @@ def generate_with_truth(options: SyntheticOptions | None = None, /, **overrides:
       >>> truth.user_taste.shape
       (6, 200, 12)
     """
-    opts = dataclasses.replace(SyntheticOptions() if options is None else options, **overrides)
+    opts = dataclasses.replace(SyntheticOptions() if options is None else options, **overrides)  # type: ignore[arg-type]
     opts.validate()
     return Simulator(opts).run()

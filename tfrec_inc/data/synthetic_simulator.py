@@ -183,7 +183,7 @@ class Simulator:
         opts, rng = self.opts, self.rng
         n, k = opts.num_items, opts.num_topics
         period = self._arrivals(n)
-        domain = np.full(n, "A")
+        domain: np.ndarray = np.full(n, "A")
         if opts.domains == 2:
             domain = rng.permutation(np.where(np.arange(n) % 2 == 0, "A", "B"))
             # Both domains need items arriving in every period.

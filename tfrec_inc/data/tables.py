@@ -159,7 +159,7 @@ def read_table(
                 f"{path}:{i + first + 1}: expected {n} {sep_name}-separated fields, "
                 f"got {counts[i] + 1}"
             )
-        line_nos = np.arange(first + 1, first + 1 + len(body))
+        line_nos = list(range(first + 1, first + 1 + len(body)))
         fast = _parse_typed(body, sep, columns)
         if fast is not None:
             fast.index = line_nos

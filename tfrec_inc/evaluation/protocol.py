@@ -155,8 +155,8 @@ def evaluate_retrieval(
             continue
         values_by_name = per_user_metrics(sub, rel, cfg.ks)
         for name, values in values_by_name.items():
-            metric, k = name.split("@")
-            records.append(_record(group, metric, int(k), values.mean()))
+            metric, at = name.split("@")
+            records.append(_record(group, metric, int(at), values.mean()))
         if per_user is not None and group == "all":
             per_user.extend(_per_user_rows(catalog, users[[bool(r) for r in rel_lists]], values_by_name,
                                            cfg.ks))

@@ -133,6 +133,7 @@ def _two_tower(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame, text_vec
                                            kernel_initializer=init)
     history = None
     if cfg.user_history != "none":
+        assert text_vectors is not None  # checked with `projection` above
         history = HistoryPooling(text_vectors, projection, cfg.user_history, name="history_pooling")
     u = user_tower(catalog, users, cfg.embedding_dim, cfg.layers, use_id=cfg.user_id,
                    use_features=cfg.user_features, history=history,

@@ -195,8 +195,9 @@ def write_plots(frame: pd.DataFrame, out_dir: str | Path, per_window: bool = Tru
         written.append(out_dir / name)
         plt.close(fig)
     cost = frame[(frame["group"] == "all") & (frame["metric"] == "train_seconds")]
-    if cost["strategy"].nunique() >= 2:
-        fig = cumulative_time(frame)
+    timed = cumulative_time(frame) if cost["strategy"].nunique() >= 2 else None
+    if timed is not None:
+        fig = timed
         save_figure(fig, out_dir / "cumulative_update_time.png")
         written.append(out_dir / "cumulative_update_time.png")
         plt.close(fig)

@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -150,7 +151,7 @@ def _check_outputs(layer: hub.KerasLayer, cfg: EncoderConfig) -> None:
             f"encoder.output_key: {cfg.handle!r} returns a single tensor, not a dict; remove "
             f"output_key ({cfg.output_key!r})"
         )
-    if cfg.output_key is not None and cfg.output_key not in keys:
+    if cfg.output_key is not None and keys is not None and cfg.output_key not in keys:
         raise ConfigError(
             f"encoder.output_key: {cfg.output_key!r} is not an output of {cfg.handle!r}; "
             f"available: {keys}"
@@ -167,7 +168,7 @@ def _sha256_files(paths: Sequence[Path]) -> str:
         digest.update(b"\0")  # separator: (a, bc) and (ab, c) must not collide
         if path.is_file():
             with open(path, "rb") as f:
-                for chunk in iter(lambda f=f: f.read(1 << 22), b""):
+                for chunk in iter(functools.partial(f.read, 1 << 22), b""):
                     digest.update(chunk)
     return digest.hexdigest()
 
@@ -255,4 +256,5 @@ def encode(
                 out = np.empty((len(texts), vectors.shape[-1]), np.float32)
             out[rows] = vectors
             bar.update(len(rows))
+    assert out is not None  # texts is not empty here
     return out

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -55,8 +56,9 @@ class _Seeded:
         """A target-domain model of this job's config."""
         return build(self.model_cfg, self.target, train, vocabs)
 
-    def emit(self, mode: str, percent: int, model: TwoTower, extra: list[Record] = ()) -> None:
+    def emit(self, mode: str, percent: int, model: TwoTower | None, extra: Sequence[Record] = ()) -> None:
         """Scores ``model`` on the target's last test slice and records it as ``mode``."""
+        assert model is not None, f"{mode}: no model (source-side models exist for retrieval models)"
         key = JobKey(config_lib.model_label(self.model_cfg), mode, self.seed)
         base = key.columns(self.cfg, percent)
         users: list[Record] = []
@@ -115,6 +117,7 @@ def _fraction(job: _Seeded, fraction: float, quiet: bool) -> None:
         job.emit("scratch", percent, job.model(subset))
         return
     trained = _train_modes(job, subset, percent, quiet)
+    assert job.zero_shot is not None  # `_pretrain` ran: a trained (retrieval) model
     if "zero_shot" in modes:
         job.emit("zero_shot", percent, job.zero_shot)
     if "encoder_only" in modes:
@@ -144,6 +147,7 @@ def _train_modes(job: _Seeded, subset: pd.DataFrame, percent: int, quiet: bool
         tf.keras.utils.set_random_seed(step_seed)
         model = job.model(subset)
         if mode != "scratch":
+            assert job.source_model is not None
             copy_content(job.source_model, model)
         if mode == "freeze_text":
             freeze_text(model)
@@ -161,6 +165,7 @@ def _fusion_score(job: _Seeded, scratch_fit: tuple[TwoTower, training.FitResult]
     """Score ensemble of the zero-shot and the scratch model, weight tuned on validation."""
     start = time.perf_counter()
     scratch, fitted = scratch_fit
+    assert job.zero_shot is not None
     catalog = job.target.catalog
     users = np.arange(1, min(len(catalog.users), 200))
     items = np.arange(1, min(len(catalog.items), 500))

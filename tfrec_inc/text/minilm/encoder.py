@@ -89,8 +89,8 @@ class MiniLMEncoder(tf.Module):
             self.layers.append(layer)
         # The pooler is unused by sentence-transformers (mean pooling), so not exported.
         all_vars = list(self._flatten(predicate=lambda v: isinstance(v, tf.Variable)))
-        self.variables = all_vars
-        self.trainable_variables = [v for v in all_vars if v.trainable]
+        self.variables = all_vars  # type: ignore[assignment]  # tf.Module's are read-only tuples
+        self.trainable_variables = [v for v in all_vars if v.trainable]  # type: ignore[assignment]
 
     def _layer_norm(self, x: tf.Tensor, gamma: tf.Variable, beta: tf.Variable) -> tf.Tensor:
         mean, var = tf.nn.moments(x, axes=[-1], keepdims=True)  # biased variance, as torch
