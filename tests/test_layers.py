@@ -20,8 +20,8 @@ LAYERS = [
     {"text"},
     {"prepare"},
     {"models"},
-    {"evaluation"},
     {"results"},
+    {"evaluation"},
     {"incremental", "transfer", "compression"},  # studies: may use each other, no cycles
     {"serving", "reporting", "studies"},
     {"experiment", "docs", "cli", "__init__"},

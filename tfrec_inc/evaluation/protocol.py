@@ -29,10 +29,7 @@ from tfrec_inc.data.catalog import Catalog
 from tfrec_inc.data.history import last_items
 from tfrec_inc.data.windows import Window, make_dataset
 from tfrec_inc.evaluation.metrics import per_user_metrics, recall_precision_curve
-
-
-def _record(group: str, metric: str, k: int | None, value: float) -> dict:
-    return {"group": group, "metric": metric, "k": k, "value": float(value)}
+from tfrec_inc.results import record
 
 
 def candidate_items(catalog: Catalog, window: Window) -> np.ndarray:
@@ -150,13 +147,13 @@ def evaluate_retrieval(
         rel = [r for r, m in zip(rel, mask, strict=True) if m]
         sub = ranked[mask]
         n = sum(1 for r in rel if r)
-        records.append(_record(group, "users", None, n))
+        records.append(record("users", n, group))
         if n == 0:
             continue
         values_by_name = per_user_metrics(sub, rel, cfg.ks)
         for name, values in values_by_name.items():
             metric, at = name.split("@")
-            records.append(_record(group, metric, int(at), values.mean()))
+            records.append(record(metric, values.mean(), group, int(at)))
         if per_user is not None and group == "all":
             per_user.extend(_per_user_rows(catalog, users[[bool(r) for r in rel_lists]], values_by_name,
                                            cfg.ks))
@@ -166,8 +163,8 @@ def evaluate_retrieval(
         for k in range(1, k_max + 1):
             if k in cfg.ks:
                 continue
-            records.append(_record(group, "recall", k, recall[k - 1]))
-            records.append(_record(group, "precision", k, precision[k - 1]))
+            records.append(record("recall", recall[k - 1], group, k))
+            records.append(record("precision", precision[k - 1], group, k))
     return records
 
 
@@ -255,7 +252,7 @@ def evaluate_retention(model, catalog: Catalog, earlier: list[Window], cfg: Eval
         for r in evaluate_retrieval(model, catalog, held_out, cfg, groups=("all",)):
             if r["metric"] == "recall" and r["k"] in cfg.ks:
                 per_k.setdefault(r["k"], []).append(r["value"])
-    return [_record("all", "retention", k, float(np.mean(v))) for k, v in sorted(per_k.items())]
+    return [record("retention", float(np.mean(v)), "all", k) for k, v in sorted(per_k.items())]
 
 
 def evaluate_tfrs_topk(model, catalog: Catalog, window: Window, row_history: np.ndarray | None = None,
@@ -270,7 +267,7 @@ def evaluate_tfrs_topk(model, catalog: Catalog, window: Window, row_history: np.
     result = model.evaluate(ds, return_dict=True, verbose=0)
     model.detach_topk_metric()
     return [
-        _record("all", "tfrs_top_k_accuracy", k, result[f"factorized_top_k/top_{k}_categorical_accuracy"])
+        record("tfrs_top_k_accuracy", result[f"factorized_top_k/top_{k}_categorical_accuracy"], "all", k)
         for k in ks
     ]
 
@@ -295,8 +292,8 @@ def evaluate_ranking(model, catalog: Catalog, window: Window, cfg: EvaluationCon
     records = []
     for group in cfg.groups:
         e = err[masks[group]]
-        records.append(_record(group, "ratings", None, e.size))
+        records.append(record("ratings", e.size, group))
         if e.size:
-            records.append(_record(group, "rmse", None, np.sqrt(np.mean(e**2))))
-            records.append(_record(group, "mae", None, np.mean(np.abs(e))))
+            records.append(record("rmse", np.sqrt(np.mean(e**2)), group))
+            records.append(record("mae", np.mean(np.abs(e)), group))
     return records
