@@ -105,6 +105,7 @@ class DataConfig:
     data_dir: str | None = None
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
     domain: str | None = None
+
     def check(self, where: str) -> None:
         """Checks the dataset name.
 
@@ -144,6 +145,7 @@ class EncoderConfig:
     max_length: int = 256
     pca_dim: int | None = None
     cache_dir: str | None = None
+
     def check(self, where: str) -> None:
         """Checks the batch size, token limit and PCA size.
 
@@ -180,6 +182,7 @@ class WindowsConfig:
     valid_fraction: float = 0.1
     test_fraction: float = 0.1
     seed: int = 42
+
     def check(self, where: str) -> None:
         """Checks the mode, window count, held-out fractions and boundaries.
 
@@ -272,6 +275,7 @@ class ModelConfig:
     epochs: int = 10
     patience: int = 2
     shuffle_buffer: int = 100_000
+
     def check(self, where: str) -> None:
         """Checks one model's names, sizes, towers and training settings.
 
@@ -353,6 +357,7 @@ class EvaluationConfig:
     tfrs_topk: bool = False
     groups: list[str] = dataclasses.field(default_factory=lambda: list(GROUPS))
     user_batch_size: int = 1024
+
     def check(self, where: str) -> None:
         """Checks the cut-offs, groups and user batch size.
 
@@ -406,6 +411,7 @@ class RuntimeConfig:
 
     distribute: str = "none"
     devices: int | None = None
+
     def check(self, where: str) -> None:
         """Checks the strategy name and the device count.
 

@@ -72,6 +72,7 @@ class IncrementalConfig:
     retention_users: int = 200
     fusion_score_weight: float | None = None
     fusion_alpha: float = 0.5
+
     def check(self, where: str) -> None:
         """Checks the strategy settings' sizes, weights and names.
 
@@ -179,6 +180,7 @@ class CompressionConfig:
     calibration_examples: int = 1000
     latency_queries: int = 200
     after_update: str | None = None
+
     def check(self, where: str) -> None:
         """Checks the settings (only when compression is used) and the variant names.
 
