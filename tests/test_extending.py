@@ -67,7 +67,8 @@ def test_strategy_example(tmp_path, monkeypatch):
     frame, _ = _run(tmp_path, strategies=["last_window_only", "full_retrain"])
     examples = frame[frame["metric"] == "train_examples"].pivot_table(
         index="window", columns="strategy", values="value")
-    epochs = frame[frame["metric"] == "epochs"].pivot_table(index="window", columns="strategy", values="value")
+    epochs = frame[frame["metric"] == "epochs"].pivot_table(
+        index="window", columns="strategy", values="value")
     per_epoch = examples / epochs
     # The first window trains on the same slice; later ones on one window instead of all so far.
     assert per_epoch.loc[0, "last_window_only"] == per_epoch.loc[0, "full_retrain"]

@@ -113,7 +113,7 @@ class Static(Strategy):
 
     name = "static"
 
-    def update(self, windows, t):
+    def update(self, windows: Sequence[Window], t: int) -> Update | None:
         return Update(windows[0].train, False) if t == 0 else None
 
 
@@ -122,7 +122,7 @@ class FullRetrain(Strategy):
 
     name = "full_retrain"
 
-    def update(self, windows, t):
+    def update(self, windows: Sequence[Window], t: int) -> Update | None:
         return Update(_before_valid(windows[t]), False)
 
 
@@ -138,7 +138,7 @@ class SlidingRetrain(Strategy):
     def __init__(self, size: int = 2) -> None:
         self.size = size
 
-    def update(self, windows, t):
+    def update(self, windows: Sequence[Window], t: int) -> Update | None:
         data = _before_valid(windows[t])
         first = windows[max(0, t - self.size + 1)].train.index.min()
         return Update(data[data.index >= first], False)
@@ -149,7 +149,7 @@ class FineTune(Strategy):
 
     name = "fine_tune"
 
-    def update(self, windows, t):
+    def update(self, windows: Sequence[Window], t: int) -> Update | None:
         return Update(new_data(windows, t), t > 0)
 
 
@@ -173,7 +173,7 @@ class Replay(FineTune):
     def __init__(self, size: int | None, ratio: float, seed: int) -> None:
         self.size, self.ratio, self.seed = size, ratio, seed
 
-    def update(self, windows, t):
+    def update(self, windows: Sequence[Window], t: int) -> Update | None:
         fresh = new_data(windows, t)
         if t == 0:
             return Update(fresh, False)
@@ -205,7 +205,7 @@ class Distill(FineTune):
     def __init__(self, weight: float, temperature: float) -> None:
         self.weight, self.temperature = weight, temperature
 
-    def penalty(self, previous, model):
+    def penalty(self, previous: TwoTower | None, model: TwoTower) -> Penalty | None:
         if previous is None or self.weight == 0:
             return None
         weight, temp = self.weight, self.temperature
@@ -251,7 +251,7 @@ class EWC(FineTune):
         self.weight, self.mode, self.batches = weight, mode, batches
         self.fisher: list[np.ndarray] | None = None
 
-    def after_fit(self, model, data):
+    def after_fit(self, model: TwoTower, data: tf.data.Dataset) -> None:
         if self.mode == "l2":
             self.fisher = [np.ones(w.shape, np.float32) for w in model.trainable_weights]
             return
@@ -271,7 +271,7 @@ class EWC(FineTune):
             n += 1
         self.fisher = [s / max(n, 1) for s in sums]
 
-    def penalty(self, previous, model):
+    def penalty(self, previous: TwoTower | None, model: TwoTower) -> Penalty | None:
         if previous is None or self.fisher is None or self.weight == 0:
             return None
         anchors, fishers, weights = [], [], model.trainable_weights
@@ -314,7 +314,8 @@ class FusionScore(FineTune):
     def __init__(self, weight: float | None = None) -> None:
         self.weight = weight
 
-    def fuse(self, previous, model, tune, build):
+    def fuse(self, previous: TwoTower | None, model: TwoTower, tune: Tune,
+             build: Rebuild) -> tuple[TwoTower, TwoTower, dict[str, float]]:
         if previous is None or not isinstance(model, RetrievalModel):
             return model, model, {}
         users = np.arange(1, min(len(model.user_vocab), 200))
@@ -340,7 +341,8 @@ class FusionWeights(FineTune):
     def __init__(self, alpha: float = 0.5) -> None:
         self.alpha = alpha
 
-    def fuse(self, previous, model, tune, build):
+    def fuse(self, previous: TwoTower | None, model: TwoTower, tune: Tune,
+             build: Rebuild) -> tuple[TwoTower, TwoTower, dict[str, float]]:
         if previous is None:
             return model, model, {}
         fused = average(previous, model, self.alpha, build)
