@@ -266,8 +266,9 @@ def bench_evaluation(args) -> dict:
     from tfrec_inc.data.catalog import Catalog
     from tfrec_inc.data.windows import make_dataset, split
     from tfrec_inc.evaluation import protocol
-    from tfrec_inc.incremental import trainer
+    from tfrec_inc.models import training
     from tfrec_inc.models.factory import build
+    from tfrec_inc.prepare import Prepared
 
     note = None
     try:
@@ -281,13 +282,14 @@ def bench_evaluation(args) -> dict:
     window = split(data.interactions, WindowsConfig(mode="random", seed=42, valid_fraction=0.0,
                                                     test_fraction=0.2))[0]
     catalog = Catalog.from_interactions(data)
+    prepared = Prepared.from_parts(data, [window], catalog=catalog)
     cfg = ModelConfig(name="tutorial", embedding_dim=32, user_features=False, item_features=False,
                       optimizer="adagrad", learning_rate=0.1, batch_size=8192, epochs=1, patience=0)
     tf.keras.utils.set_random_seed(0)
-    model = build(cfg, catalog, window.train)
+    model = build(cfg, prepared, window.train)
     log(f"[eval] {dataset}: training the tutorial two-tower model for 1 epoch")
-    trainer.fit(model, make_dataset(catalog.encode(window.train), cfg.batch_size, shuffle=True, seed=0),
-                None, cfg, len(window.train), progress=False)
+    training.fit(model, make_dataset(catalog.encode(window.train), cfg.batch_size, shuffle=True, seed=0),
+                 None, cfg, len(window.train), progress=False)
 
     users = np.unique(catalog.users.lookup(window.test["user_id"]))
     candidates = protocol.candidate_items(catalog, window)

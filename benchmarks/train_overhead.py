@@ -28,22 +28,22 @@ import tensorflow_recommenders as tfrs  # noqa: E402
 
 from tfrec_inc import data as data_lib  # noqa: E402
 from tfrec_inc.config import ModelConfig, WindowsConfig  # noqa: E402
-from tfrec_inc.data.catalog import Catalog  # noqa: E402
 from tfrec_inc.data.windows import make_dataset, split  # noqa: E402
 from tfrec_inc.errors import TfrecIncError  # noqa: E402
-from tfrec_inc.incremental import trainer  # noqa: E402
+from tfrec_inc.models import training  # noqa: E402
 from tfrec_inc.models.factory import build  # noqa: E402
+from tfrec_inc.prepare import Prepared  # noqa: E402
 
 MODEL = ModelConfig(name="bench", embedding_dim=32, user_features=False, item_features=False,
                     optimizer="adagrad", learning_rate=0.1, batch_size=8192, epochs=3, patience=0)
 
 
-def framework_run(catalog, train) -> float:
+def framework_run(prepared, train) -> float:
     """Examples/s of one training run through tfrec_inc's own pipeline."""
     tf.keras.utils.set_random_seed(0)
-    model = build(MODEL, catalog, train)
-    ds = make_dataset(catalog.encode(train), MODEL.batch_size, shuffle=True, seed=0)
-    result = trainer.fit(model, ds, None, MODEL, len(train), progress=False)
+    model = build(MODEL, prepared, train)
+    ds = make_dataset(prepared.catalog.encode(train), MODEL.batch_size, shuffle=True, seed=0)
+    result = training.fit(model, ds, None, MODEL, len(train), progress=False)
     return result.examples / result.seconds
 
 
@@ -90,14 +90,14 @@ def main() -> int:
         return 0
     window = split(data.interactions, WindowsConfig(mode="random", seed=42, valid_fraction=0.0,
                                                     test_fraction=0.2))[0]
-    catalog = Catalog.from_interactions(data)
+    prepared = Prepared.from_parts(data, [window])
     users = sorted(data.interactions["user_id"].unique())
     items = sorted(data.items["item_id"].unique())
-    framework_run(catalog, window.train)  # warm-up: graph tracing, thread pools
+    framework_run(prepared, window.train)  # warm-up: graph tracing, thread pools
     tutorial_run(window.train, users, items)
     fw, tut = [], []
     for i in range(args.repeats):
-        fw.append(framework_run(catalog, window.train))
+        fw.append(framework_run(prepared, window.train))
         tut.append(tutorial_run(window.train, users, items))
         print(f"repeat {i}: framework {fw[-1]:.0f} ex/s, tutorial {tut[-1]:.0f} ex/s",
               file=sys.stderr)

@@ -24,8 +24,9 @@ from tfrec_inc.data.history import previous_items
 from tfrec_inc.data.windows import split
 from tfrec_inc.errors import ConfigError
 from tfrec_inc.evaluation import protocol
-from tfrec_inc.incremental import trainer
+from tfrec_inc.models import training
 from tfrec_inc.models.factory import build
+from tfrec_inc.prepare import Prepared
 from tfrec_inc.reporting import compression as report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,14 +45,15 @@ def trained():
     history = previous_items(catalog.users.lookup(inter["user_id"]), catalog.items.lookup(inter["item_id"]),
                              inter["timestamp"].to_numpy(), 5)
     window = split(inter, WindowsConfig(num_windows=1))[0]
+    prepared = Prepared.from_parts(data, [window], text_vectors=vectors, row_history=history, catalog=catalog)
     train = window.history.drop(index=window.valid.index)
     tf.keras.utils.set_random_seed(0)
-    model = build(CFG, catalog, train, vectors)
+    model = build(CFG, prepared, train)
     ft = FineTuneData.from_frame(catalog, train, history, 5, CFG, seed=0, samples=300)
-    trainer.fit(model, ft.dataset(), None, CFG, ft.examples, progress=False)
+    training.fit(model, ft.dataset(), None, CFG, ft.examples, progress=False)
 
     def clone():
-        return build(CFG, catalog, train, vectors, vocabs=(model.user_vocab, model.item_vocab))
+        return build(CFG, prepared, train, vocabs=(model.user_vocab, model.item_vocab))
 
     return model, clone, ft, catalog, window
 
@@ -68,7 +70,7 @@ def test_pruning_reaches_the_target_and_strip_leaves_plain_layers(trained):
     pruning.prune(twin, 0.8, steps=epochs * math.ceil(ft.examples / CFG.batch_size))
     assert all(isinstance(layer, PruneLowMagnitude) for layer in pruning.prunable_layers(twin).values())
     twin.compile(tf.keras.optimizers.Adam(0.01))
-    trainer.fit(twin, ft.dataset(), None, dataclasses.replace(CFG, epochs=epochs), ft.examples,
+    training.fit(twin, ft.dataset(), None, dataclasses.replace(CFG, epochs=epochs), ft.examples,
                 progress=False, callbacks=[pruning.UpdatePruningStep()])
     pruning.strip(twin)
     layers = pruning.prunable_layers(twin)

@@ -50,7 +50,6 @@ def test_fusing_a_model_with_itself_gives_the_model(trained):
 
 def test_parameter_average_aligns_rows_by_id(trained):
     cfg, prepared, first, second = trained
-    catalog = prepared.catalog
     averaged = average(first, second, 0.25, lambda v: build(cfg, prepared, None, vocabs=v))
     old = first.item_tower.embedding.embeddings.numpy()
     new = second.item_tower.embedding.embeddings.numpy()

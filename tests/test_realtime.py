@@ -7,6 +7,7 @@ from tfrec_inc.data.catalog import Catalog
 from tfrec_inc.data.history import previous_items
 from tfrec_inc.data.windows import make_dataset
 from tfrec_inc.models.factory import build
+from tfrec_inc.prepare import Prepared
 from tfrec_inc.serving.realtime import recommend
 
 
@@ -23,7 +24,8 @@ def test_a_new_interaction_changes_a_cold_users_recommendations_without_retraini
                       item_text=True, item_features=False, optimizer="adam", learning_rate=0.01)
     train = inter.iloc[:5000]
     tf.keras.utils.set_random_seed(0)
-    model = build(cfg, catalog, train, text_vectors=vectors)
+    prepared = Prepared.from_parts(data, (), text_vectors=vectors, row_history=history, catalog=catalog)
+    model = build(cfg, prepared, train)
     model.fit(make_dataset(catalog.encode(train, history, 10), 256, shuffle=True, seed=0),
               epochs=2, verbose=0)
     weights = [w.numpy().copy() for w in model.weights]

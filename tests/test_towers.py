@@ -9,6 +9,7 @@ from tfrec_inc.data.history import last_items, previous_items
 from tfrec_inc.data.interactions import Interactions
 from tfrec_inc.models.factory import build
 from tfrec_inc.models.towers import HistoryPooling
+from tfrec_inc.prepare import Prepared
 
 
 def test_previous_items_use_strictly_earlier_events_only():
@@ -39,25 +40,31 @@ def toy():
                           "timestamp": [1, 2, 3, 4]})
     items = pd.DataFrame({"item_id": ["a", "b", "c", "new1", "new2"],
                           "text": ["x", "y", "z", "p", "q"], "genres": ["", "", "", "", ""]})
-    catalog = Catalog.from_interactions(Interactions.create("toy", inter, items))
+    data = Interactions.create("toy", inter, items)
+    catalog = Catalog.from_interactions(data)
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(len(catalog.items), 8)).astype("float32")
     vectors[0] = 0
-    return inter, catalog, vectors
+    return inter, catalog, vectors, data
+
+
+def _prepared(toy, text_vectors=None, **parts):
+    _, catalog, _, data = toy
+    return Prepared.from_parts(data, (), text_vectors=text_vectors, catalog=catalog, **parts)
 
 
 def test_unseen_items_share_the_unknown_row_unless_text_describes_them(toy):
-    inter, catalog, vectors = toy
+    inter, catalog, vectors, _ = toy
     cold = np.array(catalog.items.lookup(["new1", "new2"]))
-    ids = build(ModelConfig(item_features=False), catalog, inter)
+    ids = build(ModelConfig(item_features=False), _prepared(toy), inter)
     out = ids.item_tower({"item": cold}).numpy()
     np.testing.assert_array_equal(out, np.zeros_like(out))  # unknown ids contribute nothing
-    text = build(ModelConfig(item_id=False, item_text=True, item_features=False), catalog, inter,
-                 text_vectors=vectors)
+    text = build(ModelConfig(item_id=False, item_text=True, item_features=False),
+                 _prepared(toy, vectors), inter)
     out = text.item_tower({"item": cold}).numpy()
     assert not np.allclose(out[0], out[1])
     with pytest.raises(ValueError, match="text_vectors"):
-        build(ModelConfig(item_text=True), catalog, inter)
+        build(ModelConfig(item_text=True), _prepared(toy), inter)
 
 
 def test_trainable_encoder_is_fine_tuned_inside_the_item_tower(toy):
@@ -65,11 +72,11 @@ def test_trainable_encoder_is_fine_tuned_inside_the_item_tower(toy):
     from tfrec_inc.config import EncoderConfig
     from tfrec_inc.data.windows import make_dataset
 
-    inter, catalog, _ = toy
+    inter, catalog, _, _ = toy
     vectors = np.zeros((len(catalog.items), 384), dtype="float32")  # only the history path reads it
     cfg = ModelConfig(item_id=False, item_text=True, item_features=False, optimizer="adam",
                       learning_rate=0.01, epochs=1, batch_size=4)
-    model = build(cfg, catalog, inter, text_vectors=vectors, encoder=EncoderConfig(trainable=True))
+    model = build(cfg, _prepared(toy, vectors, encoder=EncoderConfig(trainable=True)), inter)
     encoder_weights = model.item_tower.text.encoder.trainable_weights
     assert len(encoder_weights) > 50  # all of MiniLM's layers are trainable
     before = [w.numpy().copy() for w in encoder_weights]
@@ -93,10 +100,10 @@ def test_id_dropout_drops_ids_only_in_training(toy):
 
 
 def test_summed_parts_make_ids_a_residual_on_the_text(toy):
-    inter, catalog, vectors = toy
+    inter, catalog, vectors, _ = toy
     cfg = ModelConfig(item_text=True, item_features=False, user_features=False, user_history="mean",
                       history_length=2, combine="sum", embedding_dim=8)
-    model = build(cfg, catalog, inter, text_vectors=vectors)
+    model = build(cfg, _prepared(toy, vectors), inter)
     index = np.array(catalog.items.lookup(["a", "new1"]))
     tower = model.item_tower
     out = tower({"item": index}).numpy()
