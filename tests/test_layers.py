@@ -121,5 +121,6 @@ def test_size_limits():
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 length = node.end_lineno - node.lineno + 1
                 if length > 80:
-                    long_functions.append(f"{path.relative_to(ROOT.parent)}:{node.lineno} {node.name}: {length}")
+                    where = f"{path.relative_to(ROOT.parent)}:{node.lineno}"
+                    long_functions.append(f"{where} {node.name}: {length}")
     assert not long_modules and not long_functions, (long_modules, long_functions)
