@@ -3,9 +3,18 @@
 TFRS, TF Hub and TF-MOT are Keras 2 libraries, so Keras 2 (tf-keras) is selected here,
 before anything can import TensorFlow.
 
-Example:
+Example (``tfrec_inc.run("experiments/quickstart.yaml")`` is the full quickstart; here a
+tiny synthetic run of the popularity baseline, written to a temporary folder):
+  >>> import shutil, tempfile
   >>> import tfrec_inc
-  >>> results_dir = tfrec_inc.run("experiments/quickstart.yaml", overrides=["seeds=[0]"])
+  >>> out = tempfile.mkdtemp()
+  >>> results_dir = tfrec_inc.run({"seeds": [0], "windows": {"num_windows": 2},
+  ...     "data": {"options": {"num_users": 60, "num_items": 40, "num_interactions": 600}},
+  ...     "models": [{"name": "popularity", "type": "popularity"}], "strategies": ["static"]},
+  ...     output=out, quiet=True)
+  >>> sorted(p.name for p in results_dir.glob("*.*"))
+  ['config.yaml', 'manifest.json', 'metrics.csv', 'per_user.csv.gz', 'table.md', 'table.tex']
+  >>> shutil.rmtree(out)
 """
 
 import os

@@ -7,7 +7,7 @@ modes an ordinary ``open``/``mkdir`` would give under the current umask (``mkste
 ``mkdtemp`` make 0600/0700 ones, which shared results folders must not have).
 
 Example:
-  >>> import tempfile
+  >>> import shutil, tempfile
   >>> from pathlib import Path
   >>> root = Path(tempfile.mkdtemp())
   >>> write_text(root / "a.txt", "hello")
@@ -17,6 +17,7 @@ Example:
   ...     _ = (tmp / "f.txt").write_text("x")
   >>> sorted(p.name for p in (root / "out").iterdir())
   ['f.txt']
+  >>> shutil.rmtree(root)
 """
 
 from __future__ import annotations

@@ -41,7 +41,8 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
       The results folder: ``config.yaml``, ``metrics.csv``, ``per_user.csv.gz``,
       tables, ``plots/``, ``models/`` and ``manifest.json``.
 
-    Example:
+    Example (the full quickstart trains for minutes and writes ``results/quickstart``, so it
+    is not run by the tests; the `tfrec_inc` package example runs a tiny study):
       >>> from tfrec_inc import config
       >>> run(config.load("experiments/quickstart.yaml"))  # doctest: +SKIP
       PosixPath('results/quickstart')

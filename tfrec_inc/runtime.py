@@ -16,12 +16,19 @@ Loss scaling under several replicas (``num_replicas_in_sync`` = R):
 - Mean losses (rating MSE) and whole-model terms (the EWC penalty) are divided by R with
   `replica_share`, so their summed gradients count once.
 
-Example:
-  >>> rt = start(RuntimeConfig(distribute="mirrored", devices=2))  # doctest: +SKIP
+Example (one device; ``start(RuntimeConfig(distribute="mirrored", devices=2))`` gives
+``rt.replicas == 2`` the same way, but only in a fresh process, before any TensorFlow op):
+  >>> from tfrec_inc import config
+  >>> from tfrec_inc.models.factory import build
+  >>> from tfrec_inc.prepare import prepare
+  >>> cfg = config.from_dict({"data": {"options": {"num_users": 60, "num_items": 40,
+  ...     "num_interactions": 600}}, "windows": {"num_windows": 2}})
+  >>> prepared = prepare(cfg)
+  >>> rt = start(cfg.runtime)
   >>> with rt.strategy.scope():
-  ...     model = build(model_cfg, catalog, window.train)
-  >>> rt.replicas
-  2
+  ...     model = build(cfg.models[0], prepared, prepared.base_train)
+  >>> rt.distribute, rt.replicas
+  ('none', 1)
 """
 
 from __future__ import annotations
@@ -182,9 +189,12 @@ def local_tf_configs(workers: int) -> list[str]:
     Returns:
       One JSON string per worker (task index = position); start each process with its own.
 
-    Example:
-      >>> configs = local_tf_configs(2)  # doctest: +SKIP
-      >>> subprocess.Popen(cmd, env={**os.environ, "TF_CONFIG": configs[1]})  # doctest: +SKIP
+    Example (start worker ``i`` with ``env={**os.environ, "TF_CONFIG": configs[i]}``):
+      >>> configs = local_tf_configs(2)
+      >>> [json.loads(c)["task"] for c in configs]
+      [{'type': 'worker', 'index': 0}, {'type': 'worker', 'index': 1}]
+      >>> len(json.loads(configs[0])["cluster"]["worker"])
+      2
     """
     import socket
 

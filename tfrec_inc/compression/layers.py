@@ -46,7 +46,17 @@ def copy_model(model: TwoTower, rebuild: Callable[[], TwoTower]) -> TwoTower:
       The copy, built and compiled as ``rebuild`` left it.
 
     Example:
-      >>> twin = copy_model(model, lambda: build(cfg, prepared, train, vocabs))  # doctest: +SKIP
+      >>> from tfrec_inc import config
+      >>> from tfrec_inc.models.factory import build
+      >>> from tfrec_inc.prepare import prepare
+      >>> cfg = config.from_dict({"data": {"options": {"num_users": 60, "num_items": 40,
+      ...     "num_interactions": 600}}, "windows": {"num_windows": 2}})
+      >>> prepared = prepare(cfg)
+      >>> model = build(cfg.models[0], prepared, prepared.base_train)
+      >>> twin = copy_model(model, lambda: build(cfg.models[0], prepared, prepared.base_train,
+      ...                                        (model.user_vocab, model.item_vocab)))
+      >>> twin is not model, all((a.numpy() == b.numpy()).all() for a, b in zip(model.weights, twin.weights))
+      (True, True)
     """
     twin = rebuild()
     if len(twin.weights) != len(model.weights):

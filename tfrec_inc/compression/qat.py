@@ -25,9 +25,26 @@ dynamic-range int8 weights. `AnyRank` (hand-written: a functional model is bound
 rank of its ``Input``) lets the shared text projection serve both item rows [B, d] and
 histories [B, N, d].
 
-Example:
-  >>> make_quantization_aware(twin)  # doctest: +SKIP
-  >>> twin.fit(train_ds, epochs=2)  # doctest: +SKIP
+Example (a copy of an untrained model of a tiny domain, fine-tuned for one epoch of 3
+batches; ``run_eagerly`` because tracing the fake-quant model costs more than 3 eager steps):
+  >>> from tfrec_inc import config
+  >>> from tfrec_inc.models.factory import build
+  >>> from tfrec_inc.prepare import prepare
+  >>> cfg = config.from_dict({"data": {"options": {"num_users": 60, "num_items": 40,
+  ...     "num_interactions": 600}}, "windows": {"num_windows": 2}})
+  >>> prepared = prepare(cfg)
+  >>> from tfrec_inc.compression.layers import copy_model
+  >>> train = prepared.base_train
+  >>> model = build(cfg.models[0], prepared, train)
+  >>> twin = copy_model(model, lambda: build(cfg.models[0], prepared, train, (model.user_vocab,
+  ...                                                                         model.item_vocab)))
+  >>> train_ds = tf.data.Dataset.from_tensor_slices(dict(prepared.catalog.encode(train, None, 0)))
+  >>> make_quantization_aware(twin)  # doctest: +NORMALIZE_WHITESPACE
+  ['user_tower/id_embedding', 'user_tower/age_group_embedding', 'user_tower/region_embedding',
+   'item_tower/id_embedding', 'genres_projection', 'user_tower/mlp', 'item_tower/mlp']
+  >>> twin.compile(tf.keras.optimizers.Adagrad(0.1), run_eagerly=True)
+  >>> len(twin.fit(train_ds.batch(64), epochs=1, verbose=0).history["loss"])
+  1
 """
 
 from __future__ import annotations
@@ -74,7 +91,12 @@ class EmbeddingQuantizeConfig(tfmot.quantization.keras.QuantizeConfig):
     feeds the tower's concatenation, whose quantization is the MLP's input quantizer.
 
     Example:
+      >>> embedding = tf.keras.layers.Embedding(10, 4, name="ids")
       >>> wrapped = tfmot.quantization.keras.QuantizeWrapperV2(embedding, EmbeddingQuantizeConfig())
+      >>> wrapped(tf.constant([1, 2])).shape
+      TensorShape([2, 4])
+      >>> sorted(w.name.split("/")[-1] for w in wrapped.weights)  # the table and its range
+      ['embeddings:0', 'embeddings_max:0', 'embeddings_min:0', 'optimizer_step:0']
     """
 
     def get_weights_and_quantizers(self, layer):

@@ -77,9 +77,15 @@ def find_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Path:
       DataError: unknown name, not found (the message lists the places searched and
         where to get the files), or found but lacking some files.
 
-    Example:
-      >>> find_dataset("ml-100k", "/work/shared/data")  # doctest: +SKIP
-      PosixPath('/work/shared/data/ml-100k')
+    Example (a stand-in folder with the four file names the loader needs):
+      >>> import shutil, tempfile
+      >>> root = Path(tempfile.mkdtemp())
+      >>> (root / "ml-100k").mkdir()
+      >>> for name in ("u.data", "u.item", "u.genre", "u.user"):
+      ...     (root / "ml-100k" / name).touch()
+      >>> find_dataset("ml-100k", root) == root / "ml-100k"
+      True
+      >>> shutil.rmtree(root)
     """
     spec = _spec(name)
     places: list[str] = []
@@ -194,7 +200,10 @@ def from_config(cfg) -> Interactions:
     """The dataset a `tfrec_inc.config.DataConfig` names: loaded, then cut to its ``domain``.
 
     Example:
-      >>> data = from_config(DataConfig(dataset="synthetic", options={"domains": 2}, domain="B"))
-      ... # doctest: +SKIP
+      >>> from tfrec_inc.config import DataConfig
+      >>> data = from_config(DataConfig(dataset="synthetic", domain="B", options={"domains": 2,
+      ...     "num_users": 60, "num_items": 40, "num_interactions": 600}))
+      >>> data.name, sorted(data.interactions["domain"].unique())
+      ('synthetic:B', ['B'])
     """
     return select_domain(load(cfg.dataset, cfg.data_dir, **cfg.options), cfg.domain)

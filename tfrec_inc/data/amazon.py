@@ -50,7 +50,7 @@ def load_amazon_office(root: str | Path) -> Interactions:
     Raises:
       DataError: a file is missing or malformed (message names ``file:line``).
 
-    Example:
+    Example (needs the ReChorus Office files, so not run by the tests):
       >>> load_amazon_office("/data/amazon-office-rechorus").num_items  # doctest: +SKIP
       2420
     """
@@ -113,7 +113,7 @@ def load_amazon_scientific(root: str | Path) -> Interactions:
       DataError: a file is missing or malformed, or the windows do not form one
         consistent sequence per user (message names ``file:line``).
 
-    Example:
+    Example (needs the UniSRec Scientific files, so not run by the tests):
       >>> data = load_amazon_scientific("/data/amazon-scientific-unisrec")  # doctest: +SKIP
       >>> len(data.interactions)  # doctest: +SKIP
       59427

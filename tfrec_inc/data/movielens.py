@@ -48,7 +48,7 @@ def load_ml_100k(root: str | Path) -> Interactions:
     Raises:
       DataError: a file is missing or malformed (message names ``file:line``).
 
-    Example:
+    Example (needs the ml-100k files, so not run by the tests):
       >>> load_ml_100k("/data/ml-100k").num_items  # doctest: +SKIP
       1682
     """
@@ -125,7 +125,7 @@ def load_ml_latest_small(root: str | Path, max_tags: int | None = None) -> Inter
     Raises:
       DataError: a file is missing or malformed (message names ``file:line``).
 
-    Example:
+    Example (needs the ml-latest-small files, so not run by the tests):
       >>> load_ml_latest_small("/data/ml-latest-small").num_items  # doctest: +SKIP
       9742
     """
@@ -203,7 +203,7 @@ def load_ml_1m(root: str | Path) -> Interactions:
     Raises:
       DataError: a file is missing or malformed (message names ``file:line``).
 
-    Example:
+    Example (needs the ml-1m files, so not run by the tests):
       >>> load_ml_1m("/data/ml-1m").num_users  # doctest: +SKIP
       6040
     """
@@ -301,7 +301,7 @@ def download_movielens(name: str, dest: str | Path, timeout: float = 30.0) -> Pa
     Raises:
       DataError: unknown name, no network, a bad zip or a checksum mismatch.
 
-    Example:
+    Example (downloads, so not run by the tests):
       >>> download_movielens("ml-100k", "~/.cache/tfrec_inc/data")  # doctest: +SKIP
     """
     if name not in MOVIELENS_URLS:
@@ -341,7 +341,7 @@ def unpack_movielens(name: str, payload: bytes, dest: str | Path, source: str | 
     Raises:
       DataError: unknown name, a bad zip, a missing core file or a checksum mismatch.
 
-    Example:
+    Example (needs the GroupLens zip, whose checksums are checked; not run by the tests):
       >>> unpack_movielens("ml-100k", Path("ml-100k.zip").read_bytes(), "data")
       ... # doctest: +SKIP
       PosixPath('data/ml-100k')

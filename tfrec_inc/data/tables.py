@@ -57,8 +57,12 @@ def read_text(path: str | Path, encoding: str = "utf-8") -> str:
         ``path:line: invalid utf-8 byte 0x..``.
 
     Example:
-      >>> read_text("/data/ml-100k/u.genre", "latin-1")[:6]  # doctest: +SKIP
-      'unknow'
+      >>> import shutil, tempfile
+      >>> folder = Path(tempfile.mkdtemp())
+      >>> _ = (folder / "u.genre").write_bytes(b"unknown|0\\r\\nAction|1\\r\\n")
+      >>> read_text(folder / "u.genre", "latin-1")
+      'unknown|0\\nAction|1\\n'
+      >>> shutil.rmtree(folder)
     """
     path = Path(path)
     try:
@@ -123,8 +127,14 @@ def read_table(
       DataError: one line, ``path:line: reason``.
 
     Example:
-      >>> read_table("u.data", [Column("user", "int"), Column("item", "int"),
-      ...     Column("rating", "float"), Column("ts", "int")])  # doctest: +SKIP
+      >>> import shutil, tempfile
+      >>> path = Path(tempfile.mkdtemp()) / "u.data"
+      >>> _ = path.write_text("196\\t3.5\\n186\\t4\\n")
+      >>> read_table(path, [Column("user", "int"), Column("rating", "float")])
+         user  rating
+      1   196     3.5
+      2   186     4.0
+      >>> shutil.rmtree(path.parent)
     """
     path = Path(path)
     text = read_text(path, encoding)

@@ -61,9 +61,20 @@ class ScoreEnsemble(tf.keras.Model):
       weights: one weight per model.
       scales: per-model score spread ``σ_m`` (see `score_scale`); 1 when omitted.
 
-    Example:
+    Example (two untrained 32-d models of a tiny domain, one per window):
+      >>> from tfrec_inc import config
+      >>> from tfrec_inc.evaluation.protocol import rank_items
+      >>> from tfrec_inc.models.factory import build
+      >>> from tfrec_inc.prepare import prepare
+      >>> cfg = config.from_dict({"data": {"options": {"num_users": 60, "num_items": 40,
+      ...     "num_interactions": 600}}, "windows": {"num_windows": 2}})
+      >>> prepared = prepare(cfg)
+      >>> old, new = (build(cfg.models[0], prepared, w.train) for w in prepared.windows)
       >>> fused = ScoreEnsemble([old, new], weights=[0.3, 0.7])
-      >>> rank_items(fused, users, candidates, seen, k=20)  # doctest: +SKIP
+      >>> fused.user_tower({"user": np.array([1, 2, 3])}).shape  # both user vectors, scaled
+      TensorShape([3, 64])
+      >>> rank_items(fused, np.array([1, 2, 3]), np.arange(1, 41), None, k=5).shape
+      (3, 5)
     """
 
     def __init__(self, models: Sequence, weights: Sequence[float],

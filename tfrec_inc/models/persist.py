@@ -24,7 +24,19 @@ def save_model(model: TwoTower, folder: str | Path) -> None:
     """Writes ``model``'s vocabularies and weights into ``folder`` (which must exist).
 
     Example:
-      >>> save_model(model, step_dir)  # doctest: +SKIP
+      >>> import os, shutil, tempfile
+      >>> from tfrec_inc import config
+      >>> from tfrec_inc.models.factory import build
+      >>> from tfrec_inc.prepare import prepare
+      >>> cfg = config.from_dict({"data": {"options": {"num_users": 60, "num_items": 40,
+      ...     "num_interactions": 600}}, "windows": {"num_windows": 2}})
+      >>> prepared = prepare(cfg)
+      >>> model = build(cfg.models[0], prepared, prepared.base_train)
+      >>> folder = tempfile.mkdtemp()
+      >>> save_model(model, folder)
+      >>> sorted(os.listdir(folder))
+      ['vocab.json', 'weights.npz']
+      >>> shutil.rmtree(folder)
     """
     folder = Path(folder)
     (folder / VOCAB_FILE).write_text(json.dumps(
@@ -48,7 +60,20 @@ def load_model(folder: str | Path,
       ValueError: the saved weights do not fit the rebuilt architecture.
 
     Example:
-      >>> model = load_model(step_dir, lambda v: build(cfg, catalog, train, vocabs=v))  # doctest: +SKIP
+      >>> import shutil, tempfile
+      >>> from tfrec_inc import config
+      >>> from tfrec_inc.models.factory import build
+      >>> from tfrec_inc.prepare import prepare
+      >>> cfg = config.from_dict({"data": {"options": {"num_users": 60, "num_items": 40,
+      ...     "num_interactions": 600}}, "windows": {"num_windows": 2}})
+      >>> prepared = prepare(cfg)
+      >>> model = build(cfg.models[0], prepared, prepared.base_train)
+      >>> folder = tempfile.mkdtemp()
+      >>> save_model(model, folder)
+      >>> again = load_model(folder, lambda v: build(cfg.models[0], prepared, prepared.base_train, vocabs=v))
+      >>> all(np.array_equal(a, b) for a, b in zip(model.weights, again.weights))
+      True
+      >>> shutil.rmtree(folder)
     """
     folder = Path(folder)
     ids = json.loads((folder / VOCAB_FILE).read_text())

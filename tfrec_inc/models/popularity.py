@@ -39,9 +39,14 @@ class PopularityModel(tf.keras.Model):
       data: interactions to count (the experiment passes the current window's train
         slice: "most popular in the last window").
 
-    Example:
-      >>> model = PopularityModel(catalog, window.train)
-      >>> model.item_tower({"item": np.array([1, 2])})  # doctest: +SKIP
+    Example (counting three interactions with the first two items of a tiny catalog):
+      >>> from tfrec_inc.data import load
+      >>> catalog = Catalog.from_interactions(load("synthetic", num_users=60, num_items=40,
+      ...                                          num_interactions=600))
+      >>> a, b = catalog.items.ids[:2]  # catalog indices 1 and 2
+      >>> model = PopularityModel(catalog, pd.DataFrame({"item_id": [b, a, b]}))
+      >>> model.item_tower({"item": np.array([1, 2, 3])}).numpy().ravel().tolist()
+      [1.0, 2.0, 0.0]
     """
 
     history_length = 0

@@ -18,9 +18,14 @@ class RankingModel(tfrs.Model):
       hidden: sizes of the ReLU layers before the scalar output (TFRS tutorial: 256, 64).
       user_vocab, item_vocab: the ids that have their own rows in the towers' id tables.
 
-    Example:
-      >>> model = RankingModel(user_tower, item_tower)
+    Example (two tiny id towers; `tfrec_inc.models.factory.build` makes real ones):
+      >>> import numpy as np
+      >>> from tfrec_inc.models.towers import Tower
+      >>> model = RankingModel(Tower("user", 8, rows=np.arange(5), num_rows=5),
+      ...                      Tower("item", 8, rows=np.arange(4), num_rows=4))
       >>> model.compile(tf.keras.optimizers.Adagrad(0.1))
+      >>> model({"user": tf.constant([1, 2]), "item": tf.constant([3, 1])}).shape
+      TensorShape([2])
     """
 
     def __init__(

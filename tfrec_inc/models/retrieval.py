@@ -33,10 +33,14 @@ class RetrievalModel(tfrs.Model):
       user_vocab, item_vocab: the ids that have their own rows in the towers' id tables
         (persisted with the weights; grown by incremental updates).
 
-    Example:
-      >>> model = RetrievalModel(user_tower, item_tower)
+    Example (two tiny id towers; `tfrec_inc.models.factory.build` makes real ones):
+      >>> from tfrec_inc.models.towers import Tower
+      >>> model = RetrievalModel(Tower("user", 8, rows=np.arange(5), num_rows=5),
+      ...                        Tower("item", 8, rows=np.arange(4), num_rows=4))
       >>> model.compile(tf.keras.optimizers.Adagrad(0.1))
-      >>> model.fit(train_ds, epochs=3)  # doctest: +SKIP
+      >>> train_ds = tf.data.Dataset.from_tensor_slices({"user": [1, 2, 3, 4], "item": [1, 2, 3, 1]})
+      >>> len(model.fit(train_ds.batch(2), epochs=3, verbose=0).history["loss"])
+      3
     """
 
     def __init__(

@@ -124,9 +124,19 @@ def fit_frames(
     Returns:
       ``(FitResult, training dataset)``: the dataset for follow-up passes (e.g. EWC's Fisher).
 
-    Example:
-      >>> fitted, ds = fit_frames(model, catalog, window.train, window.valid, None, cfg, seed=0)
-      ... # doctest: +SKIP
+    Example (one epoch on a tiny domain's first window):
+      >>> from tfrec_inc import config
+      >>> from tfrec_inc.models.factory import build
+      >>> from tfrec_inc.prepare import prepare
+      >>> cfg = config.from_dict({"data": {"options": {"num_users": 60, "num_items": 40,
+      ...     "num_interactions": 600}}, "windows": {"num_windows": 2}, "models": [{"epochs": 1}]})
+      >>> prepared = prepare(cfg)
+      >>> window = prepared.windows[0]
+      >>> model = build(cfg.models[0], prepared, window.train)
+      >>> fitted, ds = fit_frames(model, prepared.catalog, window.train, window.valid, None,
+      ...                         cfg.models[0], seed=0, progress=False)
+      >>> fitted.epochs, fitted.examples == len(window.train)
+      (1, True)
     """
     enc = catalog.encode(train, row_history, model.history_length)
     train_ds = make_dataset(enc, cfg.batch_size, shuffle=True, seed=seed, shuffle_buffer=cfg.shuffle_buffer)

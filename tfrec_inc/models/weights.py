@@ -60,11 +60,22 @@ def warm_start(old: TwoTower, new: TwoTower, new_rows: dict[str, np.ndarray] | N
     Raises:
       ValueError: the architectures differ.
 
-    Example:
-      >>> new = build(cfg, prepared, train, vocabs=(old.user_vocab.extended(ids_u),
-      ...                                           old.item_vocab.extended(ids_i)))
-      ... # doctest: +SKIP
-      >>> warm_start(old, new)  # doctest: +SKIP
+    Example (a model of window 0, grown with window 1's ids):
+      >>> from tfrec_inc import config
+      >>> from tfrec_inc.models.factory import build
+      >>> from tfrec_inc.prepare import prepare
+      >>> cfg = config.from_dict({"data": {"options": {"num_users": 60, "num_items": 40,
+      ...     "num_interactions": 600}}, "windows": {"num_windows": 2}})
+      >>> prepared = prepare(cfg)
+      >>> old = build(cfg.models[0], prepared, prepared.windows[0].train)
+      >>> train = prepared.windows[1].train
+      >>> new = build(cfg.models[0], prepared, train, vocabs=(old.user_vocab.extended(train["user_id"]),
+      ...                                                     old.item_vocab.extended(train["item_id"])))
+      >>> warm_start(old, new)
+      >>> known = prepared.catalog.items.lookup(old.item_vocab.ids)  # old items keep their vectors
+      >>> len(new.item_vocab) > len(old.item_vocab), np.array_equal(
+      ...     old.item_tower({"item": known}), new.item_tower({"item": known}))
+      (True, True)
     """
     old_w, new_w = old.weights, new.weights
     if len(old_w) != len(new_w):

@@ -128,10 +128,12 @@ def export(results_dir: str | Path, out_dir: str | Path, index: str = "brute_for
     Raises:
       ExportError: see `load_trained`; a bad ``index`` or ``k_max``.
 
-    Example:
+    Example (needs a results folder with saved models, e.g. after ``make quickstart``, so not
+    run by the tests; `tfrec_inc.serving.recommender` shows an export round trip that is):
       >>> export("results/quickstart", "/tmp/rec", model="ids", strategy="full_retrain",
       ...        seed=0)  # doctest: +SKIP
-      >>> rec = Recommender.load("/tmp/rec")  # tfrec_inc.serving.recommender
+      >>> from tfrec_inc.serving.recommender import Recommender
+      >>> rec = Recommender.load("/tmp/rec")  # doctest: +SKIP
     """
     if index not in INDEXES:
         raise ExportError(f"index must be one of {', '.join(INDEXES)}, got {index!r}")

@@ -83,7 +83,13 @@ class KnownInteractions:
           The `KnownInteractions` of ``frame``'s users.
 
         Example:
-          >>> known = KnownInteractions.from_interactions(data.interactions, 20)  # doctest: +SKIP
+          >>> frame = pd.DataFrame({"user_id": ["u1", "u1", "u2"], "item_id": ["a", "b", "a"],
+          ...                       "timestamp": [1, 2, 3]})
+          >>> known = KnownInteractions.from_interactions(frame, history_length=1)
+          >>> known.users.tolist(), known.seen_splits.tolist(), known.seen_items.tolist()
+          (['u1', 'u2'], [0, 2, 3], ['a', 'b', 'a'])
+          >>> known.history.tolist()  # each user's latest item
+          [['b'], ['a']]
         """
         # Stable sort by time: among equal timestamps, file order decides "latest",
         # as in `tfrec_inc.data.history.last_items`.
@@ -197,9 +203,22 @@ class ServingModule(tf.Module):
       k_max: the largest ``k`` a query may ask for.
       max_recent: recent items a query may pass (see `MAX_RECENT`).
 
-    Example:
-      >>> module = ServingModule(model, catalog, catalog.items.ids, known)  # doctest: +SKIP
-      >>> module.serve(tf.constant(["u1"]), tf.constant([[""]]), tf.constant(5))["item_ids"]
+    Example (a popularity model counting items ``c`` 3, ``b`` 2 and ``a`` 1 times; the known
+    user has seen ``c``, the cold user ``""`` has just seen ``a``):
+      >>> from tfrec_inc.data import load
+      >>> from tfrec_inc.models.popularity import PopularityModel
+      >>> catalog = Catalog.from_interactions(load("synthetic", num_users=60, num_items=40,
+      ...                                          num_interactions=600))
+      >>> (a, b, c), user = catalog.items.ids[:3], catalog.users.ids[0]
+      >>> model = PopularityModel(catalog, pd.DataFrame({"item_id": [c, c, c, b, b, a]}))
+      >>> known = KnownInteractions.from_interactions(
+      ...     pd.DataFrame({"user_id": [user], "item_id": [c], "timestamp": [0]}))
+      >>> module = ServingModule(model, catalog, [a, b, c], known, k_max=3)
+      >>> out = module.serve(tf.constant([user, ""]), tf.constant([[""], [a]]), tf.constant(2))
+      >>> out["item_ids"].numpy().astype(str).tolist() == [[b, a], [c, b]]
+      True
+      >>> out["scores"].numpy().tolist()
+      [[2.0, 1.0], [3.0, 2.0]]
     """
 
     def __init__(self, model: TwoTower, catalog: Catalog, items: Sequence[str], known: KnownInteractions,

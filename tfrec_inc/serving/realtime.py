@@ -39,9 +39,23 @@ def recommend(
     Returns:
       Item ids, best first.
 
-    Example:
-      >>> recommend(model, catalog, "new-user", ["i00012"], k=5)  # doctest: +SKIP
-      ['i00456', ...]
+    Example (an untrained history-pooling model of a tiny domain, with random stand-ins
+    for the item text vectors; a user it never saw is served by their two recent items):
+      >>> from tfrec_inc import config
+      >>> from tfrec_inc.data import load
+      >>> from tfrec_inc.data.windows import split
+      >>> from tfrec_inc.models.factory import build
+      >>> from tfrec_inc.prepare import Prepared
+      >>> cfg = config.from_dict({"windows": {"num_windows": 2},
+      ...                         "models": [{"user_history": "mean", "history_length": 5}]})
+      >>> data = load("synthetic", num_users=60, num_items=40, num_interactions=600)
+      >>> vectors = np.random.default_rng(0).normal(size=(41, 8)).astype("float32")  # row 0: padding
+      >>> prepared = Prepared.from_parts(data, split(data.interactions, cfg.windows), text_vectors=vectors)
+      >>> model = build(cfg.models[0], prepared, prepared.base_train)
+      >>> a, b = prepared.catalog.items.ids[:2]
+      >>> recs = recommend(model, prepared.catalog, "new-user", [a, b], k=5)
+      >>> len(recs), a in recs, b in recs  # recent items are left out
+      (5, False, False)
     """
     users = catalog.users.lookup([user_id])
     recent = catalog.items.lookup(list(recent_items))

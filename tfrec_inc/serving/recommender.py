@@ -1,10 +1,21 @@
 """A small recommender over an exported SavedModel, with index refresh after updates.
 
-Example:
-  >>> from tfrec_inc.serving.recommender import Recommender
-  >>> rec = Recommender.load("exports/quickstart_ids")  # doctest: +SKIP
-  >>> rec.recommend("u00012", recent_items=["i00345"], k=5)  # doctest: +SKIP
-  [('i00101', 3.1), ('i00007', 2.9), ...]
+Example (an export of a popularity model counting items ``c`` 3, ``b`` 2 and ``a`` 1 times,
+saved and loaded back; ``tfrec-inc export`` writes such folders from a results folder):
+  >>> import shutil, tempfile
+  >>> import pandas as pd
+  >>> from tfrec_inc.data import load
+  >>> from tfrec_inc.models.popularity import PopularityModel
+  >>> catalog = Catalog.from_interactions(load("synthetic", num_users=60, num_items=40,
+  ...                                          num_interactions=600))
+  >>> a, b, c = catalog.items.ids[:3]
+  >>> model = PopularityModel(catalog, pd.DataFrame({"item_id": [c, c, c, b, b, a]}))
+  >>> folder = tempfile.mkdtemp()
+  >>> _ = Recommender.from_model(model, catalog, [a, b, c], k_max=3).save(f"{folder}/rec")
+  >>> rec = Recommender.load(f"{folder}/rec")
+  >>> rec.recommend(k=2) == [(c, 3.0), (b, 2.0)]
+  True
+  >>> shutil.rmtree(folder)
 """
 
 from __future__ import annotations
@@ -42,10 +53,17 @@ class Recommender:
       module: a `ServingModule` or a loaded export (``tf.saved_model.load``).
       manifest: the export's manifest (model label, index, k_max, ...).
 
-    Example:
-      >>> rec = Recommender.from_model(model, catalog, catalog.items.ids)  # doctest: +SKIP
-      >>> rec.recommend("u00001", k=3)  # doctest: +SKIP
-      [('i00027', 1.03), ('i00018', 0.86), ('i00037', 0.85)]
+    Example (a popularity model counting items ``c`` 3, ``b`` 2 and ``a`` 1 times):
+      >>> import pandas as pd
+      >>> from tfrec_inc.data import load
+      >>> from tfrec_inc.models.popularity import PopularityModel
+      >>> catalog = Catalog.from_interactions(load("synthetic", num_users=60, num_items=40,
+      ...                                          num_interactions=600))
+      >>> a, b, c = catalog.items.ids[:3]
+      >>> model = PopularityModel(catalog, pd.DataFrame({"item_id": [c, c, c, b, b, a]}))
+      >>> rec = Recommender.from_model(model, catalog, [a, b, c], k_max=3)
+      >>> rec.recommend(k=2) == [(c, 3.0), (b, 2.0)]  # a cold user: the most popular items
+      True
     """
 
     def __init__(self, module, manifest: dict) -> None:
@@ -120,9 +138,18 @@ class Recommender:
         Raises:
           ValueError: ``k`` outside 1..``k_max``.
 
-        Example:
-          >>> rec.recommend("u00001", recent_items=["i00003"], k=2)  # doctest: +SKIP
-          [('i00027', 1.03), ('i00018', 0.86)]
+        Example (a popularity model counting items ``c`` 3, ``b`` 2 and ``a`` 1 times; the
+        cold user has just seen ``c``):
+          >>> import pandas as pd
+          >>> from tfrec_inc.data import load
+          >>> from tfrec_inc.models.popularity import PopularityModel
+          >>> catalog = Catalog.from_interactions(load("synthetic", num_users=60, num_items=40,
+          ...                                          num_interactions=600))
+          >>> a, b, c = catalog.items.ids[:3]
+          >>> model = PopularityModel(catalog, pd.DataFrame({"item_id": [c, c, c, b, b, a]}))
+          >>> rec = Recommender.from_model(model, catalog, [a, b, c], k_max=3)
+          >>> rec.recommend(None, recent_items=[c], k=2) == [(b, 2.0), (a, 1.0)]
+          True
         """
         self._check_k(k)
         recent = [str(i) for i in recent_items][-MAX_RECENT:]
@@ -165,8 +192,20 @@ class Recommender:
           Seconds from the call to a ready index: item embeddings, index build and the
           serving functions' first trace (also logged at INFO).
 
-        Example:
-          >>> seconds = rec.refresh_index(updated_model, catalog, new_candidate_ids)  # doctest: +SKIP
+        Example (the popularity model of the `Recommender` example, then one that has
+        counted ``a`` twice since):
+          >>> import pandas as pd
+          >>> from tfrec_inc.data import load
+          >>> from tfrec_inc.models.popularity import PopularityModel
+          >>> catalog = Catalog.from_interactions(load("synthetic", num_users=60, num_items=40,
+          ...                                          num_interactions=600))
+          >>> a, b, c = catalog.items.ids[:3]
+          >>> old = PopularityModel(catalog, pd.DataFrame({"item_id": [c, c, c, b, b, a]}))
+          >>> rec = Recommender.from_model(old, catalog, [a, b, c], k_max=3)
+          >>> updated = PopularityModel(catalog, pd.DataFrame({"item_id": [a, a]}))
+          >>> seconds = rec.refresh_index(updated, catalog, [a, b, c])
+          >>> rec.recommend(k=1) == [(a, 2.0)], seconds > 0
+          (True, True)
         """
         start = time.perf_counter()
         if known is None:

@@ -12,11 +12,13 @@ complete shards. Once there are more than :data:`MAX_SHARDS` shards they are mer
 one.
 
 Example:
-  >>> import tempfile
-  >>> cache = TextVectorCache(tempfile.mkdtemp(), identity="toy-encoder")
+  >>> import shutil, tempfile
+  >>> folder = tempfile.mkdtemp()
+  >>> cache = TextVectorCache(folder, identity="toy-encoder")
   >>> vectors, stats = cache.lookup_or_encode(["a", "b", "a"], lambda t: np.ones((len(t), 4)))
   >>> vectors.shape, stats
   ((3, 4), CacheStats(hits=0, misses=2))
+  >>> shutil.rmtree(folder)
 """
 
 from __future__ import annotations
@@ -132,14 +134,16 @@ class TextVectorCache:
             from the cached one (the identity does not pin the encoder down).
 
         Example:
-          >>> import tempfile
-          >>> cache = TextVectorCache(tempfile.mkdtemp(), "toy")
+          >>> import shutil, tempfile
+          >>> folder = tempfile.mkdtemp()
+          >>> cache = TextVectorCache(folder, "toy")
           >>> def lengths(batch):
           ...     return np.array([[len(t)] for t in batch])
           >>> _ = cache.lookup_or_encode(["a"], lengths)
           >>> vectors, stats = cache.lookup_or_encode(["a", "bb", "a"], lengths)
           >>> vectors.ravel().tolist(), stats
           ([1.0, 2.0, 1.0], CacheStats(hits=1, misses=1))
+          >>> shutil.rmtree(folder)
         """
         texts = list(texts)
         for text in texts:

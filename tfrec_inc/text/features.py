@@ -1,12 +1,26 @@
 """The item text table: one (frozen) encoder vector per catalog item.
 
-Example (skipped by doctest: it loads MiniLM):
-  >>> import tempfile
+Example (a toy local SavedModel encoder and a fresh, empty vector cache; with the
+built-in MiniLM, ``EncoderConfig(cache_dir=...)``, the table is ``(3, 384)``):
+  >>> import shutil, tempfile
+  >>> import tensorflow as tf
   >>> from tfrec_inc.config import EncoderConfig
-  >>> cfg = EncoderConfig(cache_dir=tempfile.mkdtemp())  # a fresh, empty vector cache
-  >>> table, info = item_text_vectors(["", "Star Wars (1977)", "Fargo (1996)"], cfg)  # doctest: +SKIP
-  >>> table.shape, info["misses"]  # doctest: +SKIP
-  ((3, 384), 3)
+  >>> class Toy(tf.Module):  # a stand-in encoder: text -> [length, 1]
+  ...     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+  ...     def __call__(self, texts):
+  ...         n = tf.cast(tf.strings.length(texts), tf.float32)
+  ...         return tf.stack([n, tf.ones_like(n)], axis=1)
+  >>> folder = tempfile.mkdtemp()
+  >>> tf.saved_model.save(Toy(), f"{folder}/toy")
+  >>> cfg = EncoderConfig(handle=f"{folder}/toy", cache_dir=f"{folder}/cache")
+  >>> titles = ["", "Star Wars (1977)", "Fargo (1996)"]
+  >>> table, info = item_text_vectors(titles, cfg)  # row 0 (unknown item) is zeros
+  >>> table.shape, info["misses"], info["encoded"]
+  ((3, 2), 3, 3)
+  >>> table, info = item_text_vectors(titles, cfg)  # warm cache: the encoder is not loaded
+  >>> info["hits"], info["encoded"]
+  (3, 0)
+  >>> shutil.rmtree(folder)
 """
 
 from __future__ import annotations
@@ -79,12 +93,17 @@ def item_text_vectors(
         rows; an encoder that cannot be loaded.
       ValueError: a ``fit_rows``/``zero_rows`` index out of range.
 
-    Example:
-      >>> import tempfile
-      >>> cfg = EncoderConfig(pca_dim=32, cache_dir=tempfile.mkdtemp())
-      >>> table, info = item_text_vectors(titles, cfg, fit_rows=first_window_rows)  # doctest: +SKIP
-      >>> table.shape[1], info["dim"]  # doctest: +SKIP
-      (32, 32)
+    Example (PCA to 1 dimension fitted on rows 1-3; the cache is filled by hand, so the
+    encoder, never loaded, need not exist; the module example encodes for real):
+      >>> import shutil, tempfile
+      >>> folder, texts = tempfile.mkdtemp(), ["", "a", "bb", "cccc", "ddd"]
+      >>> cfg = EncoderConfig(handle="toy-encoder", pca_dim=1, cache_dir=folder)
+      >>> _ = TextVectorCache(folder, encoders.encoder_identity(cfg)).lookup_or_encode(
+      ...     texts, lambda batch: np.array([[len(t), 1.0] for t in batch]))
+      >>> table, info = item_text_vectors(texts, cfg, fit_rows=[1, 2, 3])
+      >>> table.shape, info["dim"], info["hits"], info["encoded"]
+      ((5, 1), 1, 5, 0)
+      >>> shutil.rmtree(folder)
     """
     start = time.perf_counter()
     texts = list(texts)
@@ -131,8 +150,27 @@ def window_text_vectors(catalog: _ItemCatalog, first_train: pd.DataFrame, cfg: E
     Returns:
       ``(table, info)`` as `item_text_vectors`.
 
-    Example:
-      >>> vectors, info = window_text_vectors(catalog, windows[0].train, cfg.encoder)  # doctest: +SKIP
+    Example (the synthetic items' descriptions, through a toy local SavedModel encoder):
+      >>> import shutil, tempfile
+      >>> import tensorflow as tf
+      >>> from tfrec_inc.data import load
+      >>> from tfrec_inc.data.catalog import Catalog
+      >>> from tfrec_inc.data.windows import WindowsConfig, split
+      >>> class Toy(tf.Module):  # a stand-in encoder: text -> [length, 1]
+      ...     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+      ...     def __call__(self, texts):
+      ...         n = tf.cast(tf.strings.length(texts), tf.float32)
+      ...         return tf.stack([n, tf.ones_like(n)], axis=1)
+      >>> folder = tempfile.mkdtemp()
+      >>> tf.saved_model.save(Toy(), f"{folder}/toy")
+      >>> data = load("synthetic", num_users=60, num_items=40, num_interactions=600)
+      >>> windows = split(data.interactions, WindowsConfig(num_windows=2))
+      >>> catalog = Catalog.from_interactions(data)
+      >>> cfg = EncoderConfig(handle=f"{folder}/toy", cache_dir=f"{folder}/cache")
+      >>> vectors, info = window_text_vectors(catalog, windows[0].train, cfg)
+      >>> vectors.shape == (len(catalog.items), 2), info["encoded"] > 0
+      (True, True)
+      >>> shutil.rmtree(folder)
     """
     first_items = catalog.items.lookup(first_train["item_id"].unique())
     return item_text_vectors(catalog.item_text, cfg, fit_rows=first_items, progress=progress)

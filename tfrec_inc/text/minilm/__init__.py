@@ -31,7 +31,8 @@ Every public name is importable from here; the modules are:
 - :mod:`~tfrec_inc.text.minilm.export`: ``export_minilm`` and the cache of exports
   (``ensure_minilm``, ``default_minilm_dir``, ``minilm_dir``, ``is_complete``).
 
-Example:
+Example (the last two lines need the MiniLM export, which ``ensure_minilm`` writes on first
+use, so they are not run by the tests):
   >>> import tfrec_inc  # sets TF_USE_LEGACY_KERAS before TensorFlow loads
   >>> import tensorflow as tf
   >>> import tensorflow_hub as hub

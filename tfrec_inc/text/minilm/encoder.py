@@ -29,10 +29,11 @@ class MiniLMEncoder(tf.Module):
       max_length: maximum tokens per sentence including ``[CLS]``/``[SEP]`` (the model
         was trained with 256; position embeddings allow up to 512).
 
-    Example:
+    Example (builds the whole 22M-parameter encoder, about 10 s, so not run by the doctests;
+    ``tests/test_minilm.py`` checks its outputs against sentence-transformers):
       >>> from tfrec_inc.text.minilm.model_files import model_files_dir
-      >>> enc = MiniLMEncoder(model_files_dir())
-      >>> enc(tf.constant(["a film about space"])).shape
+      >>> enc = MiniLMEncoder(model_files_dir())  # doctest: +SKIP
+      >>> enc(tf.constant(["a film about space"])).shape  # doctest: +SKIP
       TensorShape([1, 384])
     """
 

