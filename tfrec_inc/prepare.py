@@ -32,8 +32,8 @@ from tfrec_inc.data.windows import Window, split
 
 
 def uses_text(cfg: ModelConfig) -> bool:
-    """Whether a model needs item text vectors (item text or pooled history)."""
-    return cfg.item_text or cfg.user_history != "none"
+    """Whether a model needs item text vectors (item text, pooled history, or ``text_knn``)."""
+    return cfg.item_text or cfg.user_history != "none" or cfg.type == "text_knn"
 
 
 @dataclasses.dataclass(frozen=True)

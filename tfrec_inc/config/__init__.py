@@ -6,7 +6,7 @@ key path (``models[1].optimizer``) and, for typos, suggest the closest valid key
 checked exactly like the file.
 
 The package is the bottom layer of `tfrec_inc` (it imports only `tfrec_inc.errors`):
-`schema` and `studies` hold the constants and the section dataclasses, each with the
+`schema`, `model` and `studies` hold the constants and the section dataclasses, each with the
 ``check`` of its own rules; `rules` the rules across sections and the study kind;
 `reader` the YAML reading, overrides and the typed reader. Everything public is
 re-exported here.
@@ -17,6 +17,7 @@ Example:
   'synthetic'
 """
 
+from tfrec_inc.config.model import ModelConfig, model_label
 from tfrec_inc.config.reader import apply_override, from_dict, load, save, type_name
 from tfrec_inc.config.rules import check_config, resolve_study
 from tfrec_inc.config.schema import (
@@ -29,19 +30,19 @@ from tfrec_inc.config.schema import (
     MODEL_TYPES,
     OPTIMIZERS,
     PARAMETER_SERVER_UNSUPPORTED,
+    POPULARITY_FORMS,
     ROW_INITS,
     STRATEGIES,
     STUDIES,
+    TRAINED_TYPES,
     TRANSFER_MODES,
     WINDOW_MODES,
     DataConfig,
     EncoderConfig,
     EvaluationConfig,
-    ModelConfig,
     ReportConfig,
     RuntimeConfig,
     WindowsConfig,
-    model_label,
 )
 from tfrec_inc.config.studies import CompressionConfig, ExperimentConfig, IncrementalConfig, TransferConfig
 from tfrec_inc.errors import ConfigError
@@ -56,9 +57,11 @@ __all__ = [
     "MODEL_TYPES",
     "OPTIMIZERS",
     "PARAMETER_SERVER_UNSUPPORTED",
+    "POPULARITY_FORMS",
     "ROW_INITS",
     "STRATEGIES",
     "STUDIES",
+    "TRAINED_TYPES",
     "TRANSFER_MODES",
     "WINDOW_MODES",
     "CompressionConfig",

@@ -12,7 +12,8 @@ Example:
 
 from __future__ import annotations
 
-from tfrec_inc.config.schema import STUDIES, check_choice, check_models
+from tfrec_inc.config.model import check_models
+from tfrec_inc.config.schema import STUDIES, check_choice
 from tfrec_inc.config.studies import ExperimentConfig
 from tfrec_inc.errors import ConfigError
 

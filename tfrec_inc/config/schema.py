@@ -3,8 +3,8 @@
 Each section is a frozen dataclass whose ``Attributes:`` docstring feeds the generated
 reference (``docs/config.md``, see `tfrec_inc.docs`), and whose ``check`` method holds
 the rules about that section alone. Rules that need two sections live in
-`tfrec_inc.config.rules`; the study sections and `ExperimentConfig` in
-`tfrec_inc.config.studies`.
+`tfrec_inc.config.rules`; the model section in `tfrec_inc.config.model`; the study
+sections and `ExperimentConfig` in `tfrec_inc.config.studies`.
 
 Example:
   >>> WindowsConfig(num_windows=0).check("windows")
@@ -30,7 +30,12 @@ DATASETS = (
     "amazon-office",
     "amazon-scientific",
 )
-MODEL_TYPES = ("retrieval", "ranking", "popularity")
+MODEL_TYPES = ("retrieval", "ranking", "popularity", "itemknn", "ials", "ease", "rp3beta", "text_knn")
+# The types trained by the Keras fit loop (`tfrec_inc.models.factory.ModelType.trained`); the
+# others are computed when built, and only they take a tuning ``grid``.
+TRAINED_TYPES = ("retrieval", "ranking")
+# What ``popularity`` models count (`tfrec_inc.config.model.ModelConfig.popularity`).
+POPULARITY_FORMS = ("all", "window", "decay")
 OPTIMIZERS = ("adagrad", "adam", "sgd")
 HISTORY_POOLING = ("none", "mean", "attention")
 WINDOW_MODES = ("count", "time", "boundaries", "random")
@@ -204,137 +209,6 @@ class WindowsConfig:
             raise ConfigError(f"{where}.test_fraction: must be > 0 (nothing to evaluate on)")
         if self.mode == "boundaries" and (not self.boundaries or sorted(self.boundaries) != self.boundaries):
             raise ConfigError(f"{where}.boundaries: give increasing timestamps for mode 'boundaries'")
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelConfig:
-    """One model (a row of the results table) and how it is trained.
-
-    Attributes:
-      name: label used in tables and plots; defaults to ``type``.
-      type: ``retrieval`` (two-tower, in-batch softmax), ``ranking`` (rating MSE) or
-        ``popularity`` (the most-popular baseline: items by count in the window's train
-        slice; no training, the other fields are ignored).
-      embedding_dim: size of id embeddings and of the tower outputs.
-      layers: hidden sizes of the MLP on top of each tower (empty: no MLP).
-      combine: how a tower joins its parts (id, features, text, history): ``concat``
-        (concatenation, then a dense layer or the MLP) or ``sum`` (parts added: ids are
-        a residual on the content, so the shared text projection keeps text similarity
-        for cold users and items and across domains).
-      user_id: give the user tower a user id embedding.
-      user_features: feed the dataset's categorical user features to the user tower.
-      user_history: pool the text vectors of the user's last ``history_length`` items
-        before each prediction time: ``none``, ``mean`` or ``attention``.
-      history_length: items pooled by ``user_history``.
-      item_id: give the item tower an item id embedding.
-      item_features: feed item genres/categories to the item tower.
-      item_text: feed the item's text vector (from ``encoder``) to the item tower,
-        through a trainable projection shared with the history pooling.
-      user_id_dropout: DropoutNet-style probability, per training example, of zeroing
-        the user id embedding so the content parts (features, history) learn to serve
-        cold users alone.
-      item_id_dropout: the same for the item id embedding (cold items served by text).
-      temperature: softmax temperature of the retrieval task.
-      remove_accidental_hits: mask in-batch negatives that are the positive item.
-      logq_correction: correct in-batch softmax logits by each candidate's training
-        frequency (TFRS ``candidate_sampling_probability``; popularity-bias correction).
-      cross_replica_negatives: with several replicas (``runtime.distribute``), score each
-        replica's users against the items of every replica's slice of the batch (an
-        all-gather), so the in-batch softmax has ``batch_size`` candidates as on one
-        device; false: each replica uses only its own ``batch_size / replicas`` items
-        (plain TFRS, fewer negatives: TFRS issue #733). No effect on one replica.
-      optimizer: ``adagrad``, ``adam`` or ``sgd``.
-      learning_rate: optimizer learning rate.
-      batch_size: training batch size.
-      epochs: maximum epochs per training run.
-      patience: early-stopping patience on validation loss (0: no early stopping).
-      shuffle_buffer: shuffle buffer of the training pipeline.
-    """
-
-    name: str = ""
-    type: str = "retrieval"
-    embedding_dim: int = 32
-    layers: list[int] = dataclasses.field(default_factory=list)
-    combine: str = "concat"
-    user_id: bool = True
-    user_features: bool = True
-    user_history: str = "none"
-    history_length: int = 20
-    item_id: bool = True
-    item_features: bool = True
-    item_text: bool = False
-    user_id_dropout: float = 0.0
-    item_id_dropout: float = 0.0
-    temperature: float = 1.0
-    remove_accidental_hits: bool = False
-    logq_correction: bool = False
-    cross_replica_negatives: bool = True
-    optimizer: str = "adagrad"
-    learning_rate: float = 0.1
-    batch_size: int = 4096
-    epochs: int = 10
-    patience: int = 2
-    shuffle_buffer: int = 100_000
-
-    def check(self, where: str) -> None:
-        """Checks one model's names, sizes, towers and training settings.
-
-        Args:
-          where: key path of this model (``models[1]``).
-
-        Raises:
-          ConfigError: the first broken rule.
-        """
-        check_choice(self.type, MODEL_TYPES, f"{where}.type")
-        check_choice(self.optimizer, OPTIMIZERS, f"{where}.optimizer")
-        for name in ("embedding_dim", "learning_rate", "batch_size", "epochs", "temperature"):
-            check_positive(getattr(self, name), f"{where}.{name}")
-        for j, size in enumerate(self.layers):
-            check_positive(size, f"{where}.layers[{j}]")
-        check_choice(self.user_history, HISTORY_POOLING, f"{where}.user_history")
-        check_choice(self.combine, ("concat", "sum"), f"{where}.combine")
-        check_positive(self.history_length, f"{where}.history_length")
-        if not (self.item_id or self.item_text or self.item_features):
-            raise ConfigError(f"{where}: the item tower needs item_id, item_text or item_features")
-        if not (self.user_id or self.user_features or self.user_history != "none"):
-            raise ConfigError(f"{where}: the user tower needs user_id, user_features or user_history")
-        for name in ("user_id_dropout", "item_id_dropout"):
-            if not 0 <= getattr(self, name) < 1:
-                raise ConfigError(f"{where}.{name}: must be in [0, 1), got {getattr(self, name)}")
-        if self.patience < 0:
-            raise ConfigError(f"{where}.patience: must be >= 0, got {self.patience}")
-
-
-def model_label(model: ModelConfig) -> str:
-    """The name a model has in tables and plots.
-
-    Args:
-      model: a model section.
-
-    Returns:
-      Its ``name``, or its ``type`` when unnamed.
-    """
-    return model.name or model.type
-
-
-def check_models(models: Sequence[ModelConfig], where: str) -> None:
-    """Checks the list of models: at least one, each valid, labels unique.
-
-    Args:
-      models: the ``models`` list.
-      where: its key path (``models``).
-
-    Raises:
-      ConfigError: the first broken rule.
-    """
-    if not models:
-        raise ConfigError(f"{where}: give at least one model")
-    for i, model in enumerate(models):
-        model.check(f"{where}[{i}]")
-    labels = [model_label(m) for m in models]
-    dup = {x for x in labels if labels.count(x) > 1}
-    if dup:
-        raise ConfigError(f"{where}: names must be unique, {sorted(dup)[0]!r} repeats (set name:)")
 
 
 @dataclasses.dataclass(frozen=True)

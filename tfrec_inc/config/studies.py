@@ -16,6 +16,7 @@ import json
 import re
 from typing import Any
 
+from tfrec_inc.config.model import ModelConfig
 from tfrec_inc.config.schema import (
     COMPRESSION_VARIANTS,
     EWC_MODES,
@@ -25,7 +26,6 @@ from tfrec_inc.config.schema import (
     DataConfig,
     EncoderConfig,
     EvaluationConfig,
-    ModelConfig,
     ReportConfig,
     RuntimeConfig,
     WindowsConfig,

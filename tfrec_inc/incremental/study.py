@@ -4,8 +4,11 @@ At window ``t`` the strategy says what to train on (`strategies.Strategy.update`
 model is rebuilt with grown vocabularies and warm-started from the previous one, or
 built fresh; it is trained through the shared fit loop, fused if the strategy fuses,
 optionally compressed, then scored on window ``t``'s test slice (and retention on earlier
-windows' held-out samples). Each finished step is checkpointed, so ``--resume``
-continues exactly where an interrupted run stopped.
+windows' held-out samples). A computed baseline (``trained=False``) is instead built on
+the strategy's data at each update, its ``grid`` tuned on window ``t``'s validation slice
+(`tfrec_inc.evaluation.selection`, chosen values recorded as ``param_<key>``). Each
+finished step is checkpointed, so ``--resume`` continues exactly where an interrupted
+run stopped.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from tqdm.auto import tqdm
 from tfrec_inc import config as config_lib
 from tfrec_inc.config import ExperimentConfig, ModelConfig
 from tfrec_inc.data.windows import Window
-from tfrec_inc.evaluation import protocol
+from tfrec_inc.evaluation import protocol, selection
 from tfrec_inc.incremental import strategies
 from tfrec_inc.models import training
 from tfrec_inc.models.base import TwoTower
@@ -93,7 +96,7 @@ def _run_job(ctx: _Context, job: _Job, out: StudyOutput, bar: tqdm) -> None:
     ckpt = ctx.store.checkpoints
     done = ckpt.completed(job.key)
     if done:
-        job.model, state = ckpt.load_model(job.key, done[-1], ctx.rebuild(job.model_cfg))
+        job.model, state = ckpt.load_model(job.key, done[-1], ctx.rebuild(_resumed_config(ctx, job, done)))
         job.strategy.restore(state)
     for window in ctx.prepared.windows:
         t = window.index
@@ -122,12 +125,14 @@ def _update(ctx: _Context, job: _Job, window: Window) -> tuple[TwoTower | None, 
     if len(ctx.held_out):
         update = dataclasses.replace(update, data=update.data.drop(
             index=update.data.index.intersection(ctx.held_out)))
-    if not is_trained(job.model_cfg):
-        # Nothing to train: e.g. "most popular in the last window" is a count.
-        job.model = build(job.model_cfg, prepared, window.train)
-        return job.model, []
     # One seed per (run seed, window): a resumed step draws the same numbers.
     step_seed = job.key.seed * 1000 + t
+    if not is_trained(job.model_cfg):
+        # Nothing to train: computed from the strategy's data (`popularity: window`, the
+        # default, counts the window's training slice), tuned on validation if it has a grid.
+        job.model, chosen = selection.tuned(job.model_cfg, prepared, update.data, window, cfg.evaluation,
+                                            current=window.train, seed=step_seed)
+        return job.model, selection.param_records(chosen)
     tf.keras.utils.set_random_seed(step_seed)
     previous = job.model if update.warm_start else None
     model = _start_model(ctx, job.model_cfg, previous, update.data)
@@ -151,6 +156,17 @@ def _update(ctx: _Context, job: _Job, window: Window) -> tuple[TwoTower | None, 
         served, extra = _compress(ctx, job.model_cfg, served, update.data, step_seed)
         step += extra
     return served, step
+
+
+def _resumed_config(ctx: _Context, job: _Job, done: list[int]) -> ModelConfig:
+    """The config of the checkpointed model: with the grid values its last tuning chose."""
+    if not job.model_cfg.grid:
+        return job.model_cfg
+    for t in reversed(done):  # a step without an update (``static``) kept an earlier model
+        records, _ = ctx.store.checkpoints.load_records(job.key, t)
+        if any(r["metric"].startswith(selection.PARAM_PREFIX) for r in records):
+            return selection.chosen_config(job.model_cfg, records)
+    return job.model_cfg
 
 
 def _start_model(ctx: _Context, model_cfg: ModelConfig, previous: TwoTower | None,

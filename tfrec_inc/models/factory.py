@@ -17,10 +17,14 @@ import tensorflow as tf
 from tfrec_inc.config import EncoderConfig, ModelConfig
 from tfrec_inc.data.catalog import Catalog
 from tfrec_inc.data.vocab import Vocabulary
+from tfrec_inc.models import similarity
 from tfrec_inc.models.base import TwoTower
+from tfrec_inc.models.ials import ials_model
+from tfrec_inc.models.item_based import item_item_model
 from tfrec_inc.models.popularity import PopularityModel
 from tfrec_inc.models.ranking import RankingModel
 from tfrec_inc.models.retrieval import RetrievalModel
+from tfrec_inc.models.text_knn import text_knn_model
 from tfrec_inc.models.towers import EncodedText, HistoryPooling, item_tower, user_tower
 from tfrec_inc.models.weights import build_weights
 from tfrec_inc.prepare import Prepared, uses_text
@@ -37,7 +41,8 @@ def optimizer(cfg: ModelConfig) -> tf.keras.optimizers.Optimizer:
 
 
 def build(cfg: ModelConfig, prepared: Prepared, train: pd.DataFrame,
-          vocabs: tuple[Vocabulary, Vocabulary] | None = None) -> TwoTower:
+          vocabs: tuple[Vocabulary, Vocabulary] | None = None,
+          current: pd.DataFrame | None = None) -> TwoTower:
     """A built, compiled model of ``cfg`` whose id tables cover ``train``'s ids.
 
     Args:
@@ -49,10 +54,14 @@ def build(cfg: ModelConfig, prepared: Prepared, train: pd.DataFrame,
       vocabs: (users, items) id vocabularies to use instead of ``train``'s ids, e.g. a
         previous model's vocabularies extended with a new window (see
         `tfrec_inc.models.weights.warm_start`).
+      current: for computed types, the current window's training slice when ``train``
+        is more than that (a strategy's data); the type's `ModelType.data` picks which
+        of the two it is computed on (``popularity: window`` counts ``current``).
+        Default: ``train``.
 
     Returns:
-      A `RetrievalModel` or `RankingModel` (built and compiled), or a
-      `PopularityModel` counting ``train``.
+      A `RetrievalModel` or `RankingModel` (built and compiled), or a computed
+      baseline (`PopularityModel`, `tfrec_inc.models.item_based.Computed`).
 
     Example:
       >>> from tfrec_inc import config
@@ -64,17 +73,56 @@ def build(cfg: ModelConfig, prepared: Prepared, train: pd.DataFrame,
       >>> len(model.item_vocab) <= len(prepared.catalog.items), model.built or len(model.weights) > 0
       (True, True)
     """
+    model_type = MODEL_TYPES[cfg.type]
+    if model_type.data is not None:
+        train = model_type.data(cfg, train, train if current is None else current)
     if vocabs is None:
         vocabs = (Vocabulary(train["user_id"].unique()), Vocabulary(train["item_id"].unique()))
-    return MODEL_TYPES[cfg.type].build(cfg, prepared, train, vocabs)
+    return model_type.build(cfg, prepared, train, vocabs)
 
 
 Builder = Callable[[ModelConfig, Prepared, pd.DataFrame, tuple[Vocabulary, Vocabulary]], TwoTower]
+# ``(cfg, built_on, current) -> the frame the model is built on`` (see `ModelType.data`).
+DataChoice = Callable[[ModelConfig, pd.DataFrame, pd.DataFrame], pd.DataFrame]
 
 
 def _popularity(cfg: ModelConfig, prepared: Prepared, train: pd.DataFrame,
                 vocabs: tuple[Vocabulary, Vocabulary]) -> TwoTower:
-    return PopularityModel(prepared.catalog, train)
+    half_life = cfg.half_life_days if cfg.popularity == "decay" else None
+    return PopularityModel(prepared.catalog, train, half_life)
+
+
+def _popularity_data(cfg: ModelConfig, built_on: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
+    """``popularity: window`` counts the current window's training slice; ``all``/``decay`` everything."""
+    return current if cfg.popularity == "window" else built_on
+
+
+def _itemknn(cfg: ModelConfig, prepared: Prepared, train: pd.DataFrame,
+             vocabs: tuple[Vocabulary, Vocabulary]) -> TwoTower:
+    return item_item_model(prepared.catalog, train,
+                           lambda x: similarity.item_knn(x, cfg.neighbors, cfg.shrink), vocabs)
+
+
+def _ease(cfg: ModelConfig, prepared: Prepared, train: pd.DataFrame,
+          vocabs: tuple[Vocabulary, Vocabulary]) -> TwoTower:
+    return item_item_model(prepared.catalog, train, lambda x: similarity.ease(x, cfg.ease_lambda), vocabs)
+
+
+def _rp3beta(cfg: ModelConfig, prepared: Prepared, train: pd.DataFrame,
+             vocabs: tuple[Vocabulary, Vocabulary]) -> TwoTower:
+    return item_item_model(
+        prepared.catalog, train,
+        lambda x: similarity.rp3beta(x, cfg.rp3_alpha, cfg.rp3_beta, cfg.neighbors), vocabs)
+
+
+def _ials(cfg: ModelConfig, prepared: Prepared, train: pd.DataFrame,
+          vocabs: tuple[Vocabulary, Vocabulary]) -> TwoTower:
+    return ials_model(cfg, prepared.catalog, train, vocabs)
+
+
+def _text_knn(cfg: ModelConfig, prepared: Prepared, train: pd.DataFrame,
+              vocabs: tuple[Vocabulary, Vocabulary]) -> TwoTower:
+    return text_knn_model(prepared.catalog, train, prepared.text_vectors, vocabs)
 
 
 def _trained(cfg: ModelConfig, prepared: Prepared, train: pd.DataFrame,
@@ -95,10 +143,14 @@ class ModelType:
         (`tfrec_inc.models.training`); False when building it already computes it from
         ``train`` (a count, a closed form), so studies build it on the data it should
         describe and never call ``fit``.
+      data: computed types only: ``data(cfg, built_on, current)`` picks the frame the
+        model is built on from the strategy's data and the current window's training
+        slice (see `build`); None: the strategy's data.
     """
 
     build: Builder
     trained: bool = True
+    data: DataChoice | None = None
 
 
 # `ModelConfig.type` -> how to make it. A new type is a `TwoTower` model, an entry here and
@@ -106,7 +158,12 @@ class ModelType:
 MODEL_TYPES: dict[str, ModelType] = {
     "retrieval": ModelType(_trained),
     "ranking": ModelType(_trained),
-    "popularity": ModelType(_popularity, trained=False),
+    "popularity": ModelType(_popularity, trained=False, data=_popularity_data),
+    "itemknn": ModelType(_itemknn, trained=False),
+    "ials": ModelType(_ials, trained=False),
+    "ease": ModelType(_ease, trained=False),
+    "rp3beta": ModelType(_rp3beta, trained=False),
+    "text_knn": ModelType(_text_knn, trained=False),
 }
 
 

@@ -1,4 +1,10 @@
-"""The most-popular baseline, shaped like a two-tower model so the same protocol scores it."""
+"""The most-popular baseline, shaped like a two-tower model so the same protocol scores it.
+
+Which interactions are counted is the config's ``popularity`` form: the factory hands
+this model the current window's training slice (``window``, the default) or all the
+data it is built on (``all``, and ``decay`` with ``half_life_days``); see
+`tfrec_inc.models.factory`.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +24,7 @@ class _Ones(tf.keras.layers.Layer):
 
 
 class _Counts(tf.keras.layers.Layer):
-    """Item side: the item's interaction count (0 for items with none)."""
+    """Item side: the item's (possibly time-decayed) interaction count (0 for items with none)."""
 
     def __init__(self, counts: np.ndarray, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -31,13 +37,18 @@ class _Counts(tf.keras.layers.Layer):
 class PopularityModel(tf.keras.Model):
     """Scores every item by how often it was interacted with in ``data``.
 
-    Full ranking then orders items by count (ties: lower catalog index first), with the
-    user's seen items excluded like for any other model. Nothing is trained.
+    Each row of ``data`` counts (a repeated interaction counts again): weight 1, or with
+    ``half_life_days`` the weight 0.5^(age / half-life), age = the latest timestamp in
+    ``data`` minus the row's timestamp, in days. Full ranking then orders items by count
+    (ties: lower catalog index first), with the user's seen items excluded like for any
+    other model. Nothing is trained.
 
     Args:
       catalog: the dataset's catalog.
-      data: interactions to count (the experiment passes the current window's train
-        slice: "most popular in the last window").
+      data: interactions to count (``popularity: window``: the current window's train
+        slice, "most popular in the last window"; ``all`` / ``decay``: the data the
+        strategy gives, e.g. everything so far for ``full_retrain``).
+      half_life_days: decay the counts with this half-life (None: plain counts).
 
     Example (counting three interactions with the first two items of a tiny catalog):
       >>> from tfrec_inc.data import load
@@ -51,9 +62,13 @@ class PopularityModel(tf.keras.Model):
 
     history_length = 0
 
-    def __init__(self, catalog: Catalog, data: pd.DataFrame) -> None:
+    def __init__(self, catalog: Catalog, data: pd.DataFrame, half_life_days: float | None = None) -> None:
         super().__init__()
-        counts = np.bincount(catalog.items.lookup(data["item_id"]), minlength=len(catalog.items))
+        weights = None
+        if half_life_days is not None and len(data):
+            age_days = (data["timestamp"].max() - data["timestamp"].to_numpy()) / 86_400
+            weights = np.power(0.5, age_days / half_life_days)
+        counts = np.bincount(catalog.items.lookup(data["item_id"]), weights, minlength=len(catalog.items))
         counts[0] = 0
         self.user_tower = _Ones(name="user_tower")
         self.item_tower = _Counts(counts, name="item_tower")

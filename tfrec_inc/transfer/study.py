@@ -27,7 +27,7 @@ from tfrec_inc import config as config_lib
 from tfrec_inc.config import ExperimentConfig, ModelConfig
 from tfrec_inc.data.vocab import Vocabulary
 from tfrec_inc.data.windows import recent_fraction
-from tfrec_inc.evaluation import protocol
+from tfrec_inc.evaluation import protocol, selection
 from tfrec_inc.models import training
 from tfrec_inc.models.base import TwoTower
 from tfrec_inc.models.factory import build, is_trained, optimizer
@@ -114,7 +114,9 @@ def _fraction(job: _Seeded, fraction: float, quiet: bool) -> None:
     percent = int(round(fraction * 100))
     subset = recent_fraction(target.train_before_valid(), fraction)
     if not is_trained(job.model_cfg):  # computed from the share itself (e.g. popularity)
-        job.emit("scratch", percent, job.model(subset))
+        model, chosen = selection.tuned(job.model_cfg, target, subset, target.windows[-1], job.cfg.evaluation,
+                                        seed=job.seed * 1000 + percent)
+        job.emit("scratch", percent, model, selection.param_records(chosen))
         return
     trained = _train_modes(job, subset, percent, quiet)
     assert job.zero_shot is not None  # `_pretrain` ran: a trained (retrieval) model
