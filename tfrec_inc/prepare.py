@@ -106,7 +106,7 @@ def load_domain(cfg: ExperimentConfig, data_cfg: DataConfig | None = None
       DataError: bad data files. ConfigError: a ranking model on data without ratings.
     """
     data_cfg = data_cfg or cfg.data
-    data = data_lib.from_config(data_cfg)
+    data = data_lib.from_config(data_cfg, given_split=cfg.windows.mode == "given")
     for m in cfg.models:
         if m.type == "ranking" and not data.has_ratings:
             raise ConfigError(f"models: {model_label(m)!r} is a ranking model but "

@@ -19,7 +19,7 @@ Example:
 
 from tfrec_inc.config.model import ModelConfig, model_label
 from tfrec_inc.config.reader import apply_override, from_dict, load, save, type_name
-from tfrec_inc.config.rules import check_config, resolve_study
+from tfrec_inc.config.rules import GIVEN_SPLIT_DATASETS, check_config, resolve_study
 from tfrec_inc.config.schema import (
     COMPRESSION_VARIANTS,
     DATASETS,
@@ -52,6 +52,7 @@ __all__ = [
     "DATASETS",
     "DISTRIBUTE",
     "EWC_MODES",
+    "GIVEN_SPLIT_DATASETS",
     "GROUPS",
     "HISTORY_POOLING",
     "MODEL_TYPES",

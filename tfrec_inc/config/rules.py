@@ -17,6 +17,10 @@ from tfrec_inc.config.schema import STUDIES, check_choice
 from tfrec_inc.config.studies import ExperimentConfig
 from tfrec_inc.errors import ConfigError
 
+# Datasets whose files hold their own train/valid/test split (``windows.mode: given``);
+# the same names as `tfrec_inc.data.GIVEN_SPLIT_DATASETS` (a test keeps them equal).
+GIVEN_SPLIT_DATASETS = ("amazon-office", "amazon-scientific")
+
 
 def _study_keys(cfg: ExperimentConfig) -> dict[str, tuple[str, bool]]:
     """Study kind -> (the key that asks for it, whether ``cfg`` sets it), in resolution order.
@@ -69,6 +73,19 @@ def _check_transfer(cfg: ExperimentConfig) -> None:
             raise ConfigError(f"models[{i}]: transfer studies compare retrieval models")
 
 
+def _check_windows(cfg: ExperimentConfig) -> None:
+    """``windows.mode: given`` needs datasets that ship a split (the target, and a transfer source)."""
+    if cfg.windows.mode != "given":
+        return
+    domains = [("data", cfg.data)] + ([("transfer.source", cfg.transfer.source)]
+                                      if cfg.transfer.source is not None else [])
+    for where, data in domains:
+        if data.dataset not in GIVEN_SPLIT_DATASETS:
+            raise ConfigError(f"windows.mode: given needs a dataset with its own train/valid/test split "
+                              f"({', '.join(GIVEN_SPLIT_DATASETS)}); {where}.dataset "
+                              f"{data.dataset!r} has none")
+
+
 def _check_compression(cfg: ExperimentConfig) -> None:
     """Compression: frozen text vectors; a study of retrieval models only; no ensemble after updates."""
     comp = cfg.compression
@@ -103,6 +120,7 @@ def check_config(cfg: ExperimentConfig) -> None:
     cfg.transfer.check("transfer")
     _check_transfer(cfg)
     cfg.windows.check("windows")
+    _check_windows(cfg)
     check_models(cfg.models, "models")
     cfg.check_strategies()
     cfg.incremental.check("incremental")

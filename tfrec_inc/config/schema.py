@@ -38,7 +38,7 @@ TRAINED_TYPES = ("retrieval", "ranking")
 POPULARITY_FORMS = ("all", "window", "decay")
 OPTIMIZERS = ("adagrad", "adam", "sgd")
 HISTORY_POOLING = ("none", "mean", "attention")
-WINDOW_MODES = ("count", "time", "boundaries", "random")
+WINDOW_MODES = ("count", "time", "boundaries", "random", "leave_one_out", "given")
 GROUPS = ("all", "warm_users", "cold_users", "cold_items")
 # Only strategies that exist in `tfrec_inc.incremental.strategies` are accepted.
 STRATEGIES = ("static", "full_retrain", "sliding_retrain", "fine_tune", "replay", "distill", "ewc",
@@ -172,12 +172,18 @@ class WindowsConfig:
 
     Attributes:
       mode: ``count`` (equal number of interactions), ``time`` (equal time span),
-        ``boundaries`` (explicit timestamps) or ``random`` (one shuffled window, for
-        parity with the TFRS tutorials only).
+        ``boundaries`` (explicit timestamps), ``random`` (one shuffled window, for
+        parity with the TFRS tutorials only), ``leave_one_out`` (one window: per user,
+        the last interaction by time, ties by file order, tests and the one before
+        validates; users with fewer than 3 interactions only train) or ``given`` (one
+        window: the dataset's own train/valid/test split, for ``amazon-office`` and
+        ``amazon-scientific``).
       num_windows: number of windows for ``count`` and ``time``.
       boundaries: for ``boundaries``: the timestamps between consecutive windows.
-      valid_fraction: tail of each window's time range held out for early stopping.
-      test_fraction: tail of each window held out for evaluation (after valid).
+      valid_fraction: tail of each window's time range held out for early stopping
+        (not for ``leave_one_out`` / ``given``).
+      test_fraction: tail of each window held out for evaluation (after valid; not for
+        ``leave_one_out`` / ``given``).
       seed: shuffling seed of the ``random`` mode.
     """
 

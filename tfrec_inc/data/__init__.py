@@ -29,6 +29,7 @@ class _FileDataset:
     files: tuple[str, ...]  # files the loader needs
     loader: Callable[..., Interactions]
     source: str  # where to get the files, for error messages
+    given_split: bool = False  # the loader takes given_split=True (the files hold a split)
 
 
 _FILE_DATASETS = {
@@ -47,20 +48,23 @@ _FILE_DATASETS = {
         ("train.csv", "dev.csv", "test.csv", "item_meta.csv", "Office.text",
          "Office.item2index"),
         amazon.load_amazon_office,
-        "get the ReChorus-format Office files (data/Office/ of github.com/ysh-1998/LRD)"),
+        "get the ReChorus-format Office files (data/Office/ of github.com/ysh-1998/LRD)",
+        given_split=True),
     "amazon-scientific": _FileDataset(
         "amazon-scientific-unisrec",
         ("Scientific.train.inter", "Scientific.valid.inter", "Scientific.test.inter",
          "Scientific.text", "Scientific.item2index"),
         amazon.load_amazon_scientific,
         "get the UniSRec-format Scientific files (dataset/Scientific/ of "
-        "github.com/ysh-1998/CoWPiRec)"),
+        "github.com/ysh-1998/CoWPiRec)", given_split=True),
 }
 
 DATASETS: tuple[str, ...] = ("synthetic", *_FILE_DATASETS)
+# Datasets whose files hold their own train/valid/test split (``windows.mode: given``).
+GIVEN_SPLIT_DATASETS: tuple[str, ...] = tuple(n for n, s in _FILE_DATASETS.items() if s.given_split)
 
-__all__ = ["DATASETS", "Interactions", "download_movielens", "find_dataset", "from_config", "load",
-           "select_domain"]
+__all__ = ["DATASETS", "GIVEN_SPLIT_DATASETS", "Interactions", "download_movielens", "find_dataset",
+           "from_config", "load", "select_domain"]
 
 
 def find_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Path:
@@ -120,13 +124,16 @@ def find_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Path:
         f"downloaded automatically)")
 
 
-def load(name: str, data_dir: str | os.PathLike | None = None, **options) -> Interactions:
+def load(name: str, data_dir: str | os.PathLike | None = None, given_split: bool = False,
+         **options) -> Interactions:
     """Loads a dataset by name.
 
     Args:
       name: one of :data:`DATASETS`.
       data_dir: where to look first for a file dataset (see :func:`find_dataset`);
         ignored for ``"synthetic"``.
+      given_split: also return the dataset's own split as a ``split`` column (only
+        :data:`GIVEN_SPLIT_DATASETS` have one).
       **options: passed to the loader; for ``"synthetic"`` the fields of
         :class:`tfrec_inc.data.synthetic.SyntheticOptions` (e.g. ``num_users=500, seed=1``).
 
@@ -134,7 +141,8 @@ def load(name: str, data_dir: str | os.PathLike | None = None, **options) -> Int
       The dataset as :class:`Interactions`.
 
     Raises:
-      DataError: unknown name or option, files not found or malformed.
+      DataError: unknown name or option, files not found or malformed, or
+        ``given_split`` for a dataset without a split.
       ConfigError: an invalid synthetic option value.
 
     Example:
@@ -142,10 +150,17 @@ def load(name: str, data_dir: str | os.PathLike | None = None, **options) -> Int
       >>> data.name
       'synthetic'
     """
+    if given_split and name not in GIVEN_SPLIT_DATASETS:
+        if name != "synthetic":
+            _spec(name)  # an unknown name says so first
+        raise DataError(f"dataset {name!r} has no given train/valid/test split, which "
+                        f"windows.mode: given needs (datasets with one: "
+                        f"{', '.join(GIVEN_SPLIT_DATASETS)})")
     if name == "synthetic":
         return _call(name, synthetic.generate, options, schema=synthetic.SyntheticOptions)
     spec = _spec(name)
-    return _call(name, spec.loader, options, find_dataset(name, data_dir))
+    fixed = {"given_split": True} if given_split else {}
+    return _call(name, spec.loader, options, find_dataset(name, data_dir), fixed=fixed)
 
 
 def _spec(name: str) -> _FileDataset:
@@ -155,7 +170,7 @@ def _spec(name: str) -> _FileDataset:
 
 
 def _call(name: str, fn: Callable[..., Interactions], options: dict, *args,
-          schema: type | None = None) -> Interactions:
+          schema: type | None = None, fixed: dict | None = None) -> Interactions:
     """Calls a loader, turning an unknown keyword into a DataError (not a TypeError).
 
     Args:
@@ -164,17 +179,19 @@ def _call(name: str, fn: Callable[..., Interactions], options: dict, *args,
       options: the keyword options (e.g. a config's ``data.options``).
       *args: positional arguments (a file dataset's folder).
       schema: a dataclass whose fields are the allowed option names (a loader taking
-        ``**options``); ``None`` to allow ``fn``'s parameters other than ``root``.
+        ``**options``); ``None`` to allow ``fn``'s parameters other than ``root`` and
+        ``given_split`` (set by the windows mode, not by options).
+      fixed: keyword arguments passed besides ``options`` (``given_split``).
     """
     if schema is not None:
         allowed = [f.name for f in dataclasses.fields(schema)]
     else:
-        allowed = [p for p in inspect.signature(fn).parameters if p != "root"]
+        allowed = [p for p in inspect.signature(fn).parameters if p not in ("root", "given_split")]
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         raise DataError(f"dataset {name!r} has no option {unknown[0]!r}"
                         f" (options: {', '.join(allowed) or 'none'})")
-    return fn(*args, **options)
+    return fn(*args, **options, **(fixed or {}))
 
 
 def select_domain(data: Interactions, domain: str | None) -> Interactions:
@@ -196,8 +213,10 @@ def select_domain(data: Interactions, domain: str | None) -> Interactions:
     return Interactions.create(f"{data.name}:{domain}", inter, items, users)
 
 
-def from_config(cfg) -> Interactions:
+def from_config(cfg, given_split: bool = False) -> Interactions:
     """The dataset a `tfrec_inc.config.DataConfig` names: loaded, then cut to its ``domain``.
+
+    ``given_split`` asks for the dataset's own split (a ``split`` column, see `load`).
 
     Example:
       >>> from tfrec_inc.config import DataConfig
@@ -206,4 +225,4 @@ def from_config(cfg) -> Interactions:
       >>> data.name, sorted(data.interactions["domain"].unique())
       ('synthetic:B', ['B'])
     """
-    return select_domain(load(cfg.dataset, cfg.data_dir, **cfg.options), cfg.domain)
+    return select_domain(load(cfg.dataset, cfg.data_dir, given_split, **cfg.options), cfg.domain)

@@ -11,6 +11,7 @@ from tfrec_inc.errors import DataError
 
 INTERACTION_COLUMNS = ("user_id", "item_id", "timestamp")
 ITEM_COLUMNS = ("item_id", "text", "genres")
+SPLITS = ("train", "valid", "test")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,7 +23,9 @@ class Interactions:
       interactions: one row per event, sorted by ``timestamp`` (stable). Columns
         ``user_id`` (str), ``item_id`` (str), ``timestamp`` (int64; Unix seconds, or
         an order index where the source has no clock), and ``rating`` (float32) when
-        the source has explicit ratings. May carry a ``domain`` column (str).
+        the source has explicit ratings. May carry a ``domain`` column (str), and a
+        ``split`` column (str: ``train``, ``valid`` or ``test``): the source's own split,
+        when a loader is asked for it (``windows.mode: given``).
       items: one row per catalog item. Columns ``item_id`` (str, unique), ``text``
         (str, the text a sentence encoder reads: title plus description/categories),
         ``genres`` (str, ``|``-separated, may be empty). Extra columns are allowed.
@@ -71,6 +74,11 @@ class Interactions:
             inter["rating"] = inter["rating"].astype(np.float32)
         if inter.empty:
             raise DataError(f"{name}: no interactions")
+        if "split" in inter.columns:
+            bad = ~inter["split"].isin(SPLITS)
+            if bad.any():
+                raise DataError(f"{name}: split {inter['split'][bad].iloc[0]!r} is not one of "
+                                f"{', '.join(SPLITS)}")
         inter = inter.sort_values("timestamp", kind="stable").reset_index(drop=True)
 
         cat = items.copy()

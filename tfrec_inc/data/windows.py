@@ -9,6 +9,12 @@ The model updated with window ``t`` is evaluated on window ``t``'s test slice, w
 lies in its future; everything before that slice (earlier windows included) is the
 user's history for seen-item exclusion and cold/warm grouping.
 
+Two modes cut per user instead of in global time, into one window: ``leave_one_out``
+(each user's last interaction tests, the one before validates) and ``given`` (the
+dataset's own ``split`` column, see `tfrec_inc.data.interactions.Interactions`). Their
+test slices are each user's future, not the data's: one user's test may be older than
+another user's training rows.
+
 Example:
   >>> from tfrec_inc.data import load
   >>> data = load("synthetic", num_users=60, num_items=40, num_interactions=600)
@@ -38,7 +44,8 @@ class Window:
       index: 0-based position.
       train: interactions for the update at this window.
       valid: held out for early stopping (may be empty).
-      test: evaluation slice, after ``train`` and ``valid`` in time.
+      test: evaluation slice, after ``train`` and ``valid`` in time (per user only, for
+        ``leave_one_out`` and ``given``).
       history: every interaction before ``test`` (all earlier windows, plus this
         window's train and valid slices): the "seen" set at evaluation time.
     """
@@ -71,11 +78,16 @@ def split(interactions: pd.DataFrame, cfg: WindowsConfig) -> list[Window]:
       The windows, oldest first.
 
     Raises:
-      ConfigError: a window or its train/test slice would be empty.
+      ConfigError: a window or its train/test slice would be empty; ``given`` on a frame
+        without a ``split`` column.
     """
     frame = interactions.reset_index(drop=True)
     if cfg.mode == "random":
         return [_random_window(frame, cfg)]
+    if cfg.mode == "leave_one_out":
+        return [_leave_one_out(frame)]
+    if cfg.mode == "given":
+        return [_given_window(frame)]
     ts = frame["timestamp"].to_numpy()
     if cfg.mode == "count":
         starts = [_cut(ts, i / cfg.num_windows) for i in range(cfg.num_windows)]
@@ -131,6 +143,45 @@ def _random_window(frame: pd.DataFrame, cfg: WindowsConfig) -> Window:
         test=frame.iloc[np.sort(order[n_train + n_valid :])],
         history=pd.concat([train, valid]),
     )
+
+
+def _from_labels(frame: pd.DataFrame, labels: np.ndarray, what: str) -> Window:
+    """The one window whose slices are the rows labelled train / valid / test (frame order)."""
+    test = frame[labels == "test"]
+    if test.empty:
+        raise ConfigError(f"windows: {what} leaves no test interactions")
+    return Window(
+        index=0,
+        train=frame[labels == "train"],
+        valid=frame[labels == "valid"],
+        test=test,
+        history=frame[labels != "test"],
+    )
+
+
+def _leave_one_out(frame: pd.DataFrame) -> Window:
+    """Per user: the last interaction tests, the one before validates, the rest trains.
+
+    "Last" is by timestamp, ties broken by the frame's order. Users with fewer than 3
+    interactions keep them all in train (they are never evaluated).
+    """
+    order = frame.sort_values("timestamp", kind="stable")
+    by_user = order.groupby("user_id", sort=False)["user_id"]
+    from_end = by_user.cumcount(ascending=False).to_numpy()
+    size = by_user.transform("size").to_numpy()
+    labels = np.full(len(frame), "train", dtype=object)
+    held = size >= 3
+    labels[order.index[held & (from_end == 0)]] = "test"
+    labels[order.index[held & (from_end == 1)]] = "valid"
+    return _from_labels(frame, labels, "leave_one_out (every user has < 3 interactions)")
+
+
+def _given_window(frame: pd.DataFrame) -> Window:
+    """The dataset's own split: its ``split`` column (``train`` / ``valid`` / ``test``)."""
+    if "split" not in frame.columns:
+        raise ConfigError("windows.mode: given needs a dataset that ships its own train/valid/test "
+                          "split (interactions with a 'split' column)")
+    return _from_labels(frame, frame["split"].to_numpy(), "the given split")
 
 
 def make_dataset(
