@@ -28,7 +28,7 @@ from tfrec_inc.config import (
 from tfrec_inc.data.catalog import Catalog
 from tfrec_inc.data.history import previous_items
 from tfrec_inc.data.interactions import Interactions
-from tfrec_inc.data.windows import Window, split
+from tfrec_inc.data.windows import Window, before_valid, split
 
 
 def uses_text(cfg: ModelConfig) -> bool:
@@ -87,8 +87,7 @@ class Prepared:
 
     def train_before_valid(self, t: int = -1) -> pd.DataFrame:
         """Everything before window ``t``'s validation slice (default: the last window)."""
-        window = self.windows[t]
-        return window.history.drop(index=window.valid.index)
+        return before_valid(self.windows[t])
 
 
 def load_domain(cfg: ExperimentConfig, data_cfg: DataConfig | None = None

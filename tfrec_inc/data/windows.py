@@ -231,3 +231,8 @@ def recent_fraction(train: pd.DataFrame, fraction: float) -> pd.DataFrame:
     """
     n = max(1, int(round(len(train) * fraction)))
     return train.iloc[len(train) - n :]
+
+
+def before_valid(window: Window) -> pd.DataFrame:
+    """Everything before the window's validation slice (all past windows + this train slice)."""
+    return window.history.drop(index=window.valid.index)

@@ -27,7 +27,7 @@ import tensorflow as tf
 from tfrec_inc.config import EvaluationConfig
 from tfrec_inc.data.catalog import Catalog
 from tfrec_inc.data.history import last_items
-from tfrec_inc.data.windows import Window, make_dataset
+from tfrec_inc.data.windows import Window, before_valid, make_dataset
 from tfrec_inc.evaluation.metrics import per_user_metrics, recall_precision_curve
 from tfrec_inc.results import record
 
@@ -200,7 +200,7 @@ def validation_recall(model, catalog: Catalog, window: Window, cfg: EvaluationCo
     """
     if not len(window.valid):
         return 0.0
-    past = window.history.drop(index=window.valid.index)
+    past = before_valid(window)
     as_test = dataclasses.replace(window, test=window.valid, history=past)
     k = 20 if 20 in cfg.ks else max(cfg.ks)
     found = evaluate_retrieval(model, catalog, as_test, cfg, groups=("all",))

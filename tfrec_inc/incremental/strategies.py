@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from tfrec_inc.config import IncrementalConfig
 from tfrec_inc.data.vocab import Vocabulary
-from tfrec_inc.data.windows import Window
+from tfrec_inc.data.windows import Window, before_valid
 from tfrec_inc.models.base import TwoTower
 from tfrec_inc.models.fusion import average, score_scale, tuned_ensemble
 from tfrec_inc.models.retrieval import RetrievalModel
@@ -48,17 +48,12 @@ class Update:
     warm_start: bool
 
 
-def _before_valid(window: Window) -> pd.DataFrame:
-    """Everything before the window's validation slice (all past windows + this train)."""
-    return window.history.drop(index=window.valid.index)
-
-
 def new_data(windows: Sequence[Window], t: int) -> pd.DataFrame:
     """Interactions that became available for training at window ``t``."""
-    current = _before_valid(windows[t])
+    current = before_valid(windows[t])
     if t == 0:
         return current
-    seen = _before_valid(windows[t - 1]).index
+    seen = before_valid(windows[t - 1]).index
     return current.drop(index=seen)
 
 
@@ -123,7 +118,7 @@ class FullRetrain(Strategy):
     name = "full_retrain"
 
     def update(self, windows: Sequence[Window], t: int) -> Update | None:
-        return Update(_before_valid(windows[t]), False)
+        return Update(before_valid(windows[t]), False)
 
 
 class SlidingRetrain(Strategy):
@@ -139,7 +134,7 @@ class SlidingRetrain(Strategy):
         self.size = size
 
     def update(self, windows: Sequence[Window], t: int) -> Update | None:
-        data = _before_valid(windows[t])
+        data = before_valid(windows[t])
         first = windows[max(0, t - self.size + 1)].train.index.min()
         return Update(data[data.index >= first], False)
 
@@ -177,7 +172,7 @@ class Replay(FineTune):
         fresh = new_data(windows, t)
         if t == 0:
             return Update(fresh, False)
-        past = _before_valid(windows[t - 1])
+        past = before_valid(windows[t - 1])
         n_rows = int(windows[-1].test.index.max()) + 1
         keys = np.random.default_rng([self.seed, 7]).random(n_rows)
         size = self.size if self.size is not None else int(round(self.ratio * len(fresh)))

@@ -48,6 +48,7 @@ class _Seeded:
     model_cfg: ModelConfig
     seed: int
     out: StudyOutput
+    train: pd.DataFrame  # the target's data before its last validation slice (shares cut from it)
     zero_shot: TwoTower | None = None
     encoder_only: TwoTower | None = None
     source_model: TwoTower | None = None
@@ -85,8 +86,9 @@ def run(cfg: ExperimentConfig, prepared: Prepared, store: ResultsStore, quiet: b
     fractions = sorted(cfg.transfer.fractions)
     jobs = [(m, seed) for m in cfg.models for seed in cfg.seeds]
     bar = tqdm(total=len(jobs) * len(fractions), desc=cfg.experiment, unit="fraction", disable=quiet)
+    target_train = prepared.train_before_valid()
     for model_cfg, seed in jobs:
-        job = _Seeded(cfg, prepared, model_cfg, seed, out)
+        job = _Seeded(cfg, prepared, model_cfg, seed, out, target_train)
         if model_cfg.type == "retrieval":
             _pretrain(job, source, quiet)
         for fraction in fractions:
@@ -104,7 +106,7 @@ def _pretrain(job: _Seeded, source: Prepared, quiet: bool) -> None:
     training.fit_frames(job.source_model, source.catalog, s_train, source.windows[-1].valid,
                         source.row_history, job.model_cfg, job.seed, progress=not quiet, desc="source")
     # Zero-shot: no target ids at all, so only the content paths score.
-    job.zero_shot = job.model(job.target.train_before_valid(), (Vocabulary(), Vocabulary()))
+    job.zero_shot = job.model(job.train, (Vocabulary(), Vocabulary()))
     copy_content(job.source_model, job.zero_shot)
 
 
@@ -112,7 +114,7 @@ def _fraction(job: _Seeded, fraction: float, quiet: bool) -> None:
     """Every configured mode at one share of the target's training data."""
     modes, target = job.cfg.transfer.modes, job.target
     percent = int(round(fraction * 100))
-    subset = recent_fraction(target.train_before_valid(), fraction)
+    subset = recent_fraction(job.train, fraction)
     if not is_trained(job.model_cfg):  # computed from the share itself (e.g. popularity)
         model, chosen = selection.tuned(job.model_cfg, target, subset, target.windows[-1], job.cfg.evaluation,
                                         seed=job.seed * 1000 + percent)
@@ -126,7 +128,7 @@ def _fraction(job: _Seeded, fraction: float, quiet: bool) -> None:
         # The same model untrained: what the pretrained text encoder gives on its own.
         # Built at first use, after this share's trained modes (as results so far were).
         if job.encoder_only is None:
-            job.encoder_only = job.model(target.train_before_valid(), (Vocabulary(), Vocabulary()))
+            job.encoder_only = job.model(job.train, (Vocabulary(), Vocabulary()))
         job.emit("encoder_only", percent, job.encoder_only)
     if "fusion_score" in modes:
         _fusion_score(job, trained["scratch"], percent)
