@@ -307,7 +307,8 @@ def test_transfer_untrained_branch_tunes_and_keeps_popularity_on_the_share(small
     found = {}
     tuned_ease = ModelConfig(type="ease", grid={"ease_lambda": [1, 100]})
     for model_cfg in (ModelConfig(type="popularity"), tuned_ease):
-        job = transfer_study._Seeded(cfg, prepared, model_cfg, 0, StudyOutput())
+        job = transfer_study._Seeded(cfg, prepared, model_cfg, 0, StudyOutput(),
+                                     prepared.train_before_valid())
         transfer_study._fraction(job, 0.5, quiet=True)
         found[model_cfg.type] = pd.DataFrame(job.out.records)
     share = recent_fraction(prepared.train_before_valid(), 0.5)

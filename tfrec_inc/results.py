@@ -109,6 +109,20 @@ class StudyOutput:
         self.per_user.extend(per_user or [])
 
 
+def with_columns(base: Record, records: list[Record], per_user: list[Record]
+                 ) -> tuple[list[Record], list[Record]]:
+    """One step's records and per-user rows with the job's columns (`JobKey.columns`) added.
+
+    Per-user values are always of group ``all`` (see `tfrec_inc.evaluation.protocol`).
+
+    Example:
+      >>> with_columns({"seed": 0}, [record("users", 3)], [{"user": "u1", "metric": "recall",
+      ...     "k": 20, "value": 0.5}])[1]
+      [{'seed': 0, 'group': 'all', 'user': 'u1', 'metric': 'recall', 'k': 20, 'value': 0.5}]
+    """
+    return [{**base, **r} for r in records], [{**base, "group": "all", **u} for u in per_user]
+
+
 # -- metrics.csv and per_user.csv.gz ---------------------------------------------------------
 
 def write_metrics(frame: pd.DataFrame, path: str | Path) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 import tensorflow as tf
 
 from tfrec_inc.models.base import TwoTower
+from tfrec_inc.models.towers import Tower
 
 
 def towers_of(model: TwoTower) -> tuple[tf.keras.Model, tf.keras.Model]:
@@ -28,7 +29,7 @@ def towers_of(model: TwoTower) -> tuple[tf.keras.Model, tf.keras.Model]:
     """
     towers = (model.user_tower, model.item_tower)
     for tower in towers:
-        if getattr(tower, "text", None) is not None:
+        if isinstance(tower, Tower) and tower.text is not None:
             raise ValueError(f"{tower.name}: compression does not support a trainable text encoder "
                              "(encoder.trainable: true); use frozen text vectors")
     return towers

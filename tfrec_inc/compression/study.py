@@ -37,7 +37,7 @@ from tfrec_inc.evaluation import protocol
 from tfrec_inc.models import training
 from tfrec_inc.models.factory import build
 from tfrec_inc.prepare import Prepared
-from tfrec_inc.results import JobKey, Record, ResultsStore, StudyOutput, record
+from tfrec_inc.results import JobKey, Record, ResultsStore, StudyOutput, record, with_columns
 
 
 def run(cfg: ExperimentConfig, prepared: Prepared, store: ResultsStore, quiet: bool) -> StudyOutput:
@@ -99,7 +99,7 @@ def _job(cfg: ExperimentConfig, prepared: Prepared, model_cfg: ModelConfig, seed
         item_vectors = compressed.tflite.item_tower({"item": candidates})
         latency = single_query_latency(compressed.tflite.user_tower, item_vectors, queries)
         extra += [record(name, value) for name, value in latency.items()]
-        out.extend([{**base, **r} for r in [*extra, *found]], [{**base, "group": "all", **u} for u in users])
+        out.extend(*with_columns(base, [*extra, *found], users))
         bar.update(1)
 
 

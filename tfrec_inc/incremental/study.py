@@ -32,7 +32,7 @@ from tfrec_inc.models.factory import build, is_trained
 from tfrec_inc.models.retrieval import RetrievalModel
 from tfrec_inc.models.weights import content_rows, warm_start
 from tfrec_inc.prepare import Prepared
-from tfrec_inc.results import JobKey, Record, ResultsStore, StudyOutput, record
+from tfrec_inc.results import JobKey, Record, ResultsStore, StudyOutput, record, with_columns
 
 
 @dataclasses.dataclass
@@ -109,8 +109,7 @@ def _run_job(ctx: _Context, job: _Job, out: StudyOutput, bar: tqdm) -> None:
         served, step = _update(ctx, job, window)
         step += _evaluate(ctx, job.model_cfg, served, window, users)
         base = job.key.columns(ctx.cfg, t)
-        step = [{**base, **r} for r in step]
-        users = [{**base, "group": "all", **r} for r in users]
+        step, users = with_columns(base, step, users)
         ckpt.save(job.key, t, step, users, job.model, job.strategy.state())
         out.extend(step, users)
         bar.update(1)

@@ -34,7 +34,7 @@ from tfrec_inc.models.factory import build, is_trained, optimizer
 from tfrec_inc.models.fusion import average, score_scale, tuned_ensemble
 from tfrec_inc.models.weights import copy_content, freeze_text
 from tfrec_inc.prepare import Prepared, prepare
-from tfrec_inc.results import JobKey, Record, ResultsStore, StudyOutput, record
+from tfrec_inc.results import JobKey, Record, ResultsStore, StudyOutput, record, with_columns
 
 TRAINED_MODES = ("scratch", "fine_tune", "freeze_text")
 
@@ -65,8 +65,7 @@ class _Seeded:
         users: list[Record] = []
         found = protocol.evaluate_retrieval(model, self.target.catalog, self.target.windows[-1],
                                             self.cfg.evaluation, per_user=users)
-        self.out.extend([{**base, **r} for r in [*extra, *found]],
-                        [{**base, "group": "all", **u} for u in users])
+        self.out.extend(*with_columns(base, [*extra, *found], users))
 
 
 def run(cfg: ExperimentConfig, prepared: Prepared, store: ResultsStore, quiet: bool) -> StudyOutput:
