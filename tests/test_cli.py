@@ -19,9 +19,9 @@ SMALL = [
     "seeds=[0,1]",
     "data.options={num_users: 300, num_items: 200, num_interactions: 6000, num_periods: 3}",
     "windows.num_windows=3",
+    "models.0.epochs=2",
     "models.1.epochs=2",
     "models.2.epochs=2",
-    "models.3.epochs=2",
 ]
 
 
@@ -57,7 +57,8 @@ def test_run_writes_every_result_file(small_run):
     assert list(frame.columns) == ["experiment", "dataset", "model", "strategy", "seed", "window",
                                    "group", "metric", "k", "value"]
     assert set(frame["strategy"]) == {"static", "full_retrain"}
-    assert set(frame["model"]) == {"popularity", "ids", "ids_text", "ids_text_history"}
+    assert set(frame["model"]) == {"ids", "ids_text", "ids_text_history", "pop_window", "pop_all",
+                                   "pop_decay", "itemknn", "ials", "ease", "rp3beta", "text_knn"}
     assert set(frame["seed"]) == {0, 1} and set(frame["window"]) == {0, 1, 2}
     curve = frame[(frame["metric"] == "recall") & (frame["group"] == "all")]
     assert set(curve["k"]) == set(range(1, 101))  # every recall-precision curve point

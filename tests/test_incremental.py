@@ -128,9 +128,9 @@ SMALL_RUN = [
     "--set", "data.options={num_users: 250, num_items: 160, num_interactions: 5000, num_periods: 4}",
     "--set", "windows={mode: time, num_windows: 4}",
     "--set", "strategies=[full_retrain, fine_tune, ewc]",
+    "--set", "models.0.epochs=2",
     "--set", "models.1.epochs=2",
     "--set", "models.2.epochs=2",
-    "--set", "models.3.epochs=2",
     "--quiet",
 ]
 

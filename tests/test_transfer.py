@@ -75,7 +75,7 @@ def test_recent_fraction_takes_the_latest_rows():
 def test_small_transfer_study_end_to_end(tmp_path):
     out = tmp_path / "tr"
     args = ["run", str(ROOT / "experiments/transfer_synthetic.yaml"), "--output", str(out), "--quiet",
-            "--set", "seeds=[0]", "--set", "transfer.fractions=[0.25,1.0]", "--set", "models.1.epochs=2",
+            "--set", "seeds=[0]", "--set", "transfer.fractions=[0.25,1.0]", "--set", "models.0.epochs=2",
             "--set", "data.options={domains: 2, num_users: 300, num_items: 240, num_interactions: 6000}",
             "--set", "transfer.source.options={domains: 2, num_users: 300, num_items: 240, "
             "num_interactions: 6000}"]

@@ -53,8 +53,6 @@ class IncrementalConfig:
       new_row_init: embedding rows of ids first seen in a window start ``random`` or,
         for items of text models, from the text vector through the current projection
         (``content``).
-      retention_users: users sampled (fixed sample) from each earlier window's test
-        slice to measure forgetting (``retention@K``).
       fusion_score_weight: ``fusion_score``: weight of the previous model in the score
         ensemble; null tunes it on the validation slice.
       fusion_alpha: ``fusion_weights``: weight of the previous model's parameters.
@@ -69,7 +67,6 @@ class IncrementalConfig:
     ewc_mode: str = "fisher"
     ewc_batches: int = 20
     new_row_init: str = "random"
-    retention_users: int = 200
     fusion_score_weight: float | None = None
     fusion_alpha: float = 0.5
 
@@ -88,7 +85,6 @@ class IncrementalConfig:
         check_positive(self.replay_ratio, f"{where}.replay_ratio")
         check_positive(self.distill_temperature, f"{where}.distill_temperature")
         check_positive(self.ewc_batches, f"{where}.ewc_batches")
-        check_positive(self.retention_users, f"{where}.retention_users")
         for name in ("distill_weight", "ewc_weight"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{where}.{name}: must be >= 0, got {getattr(self, name)}")

@@ -221,14 +221,32 @@ def make_dataset(
     return ds.batch(batch_size).map(gather).prefetch(tf.data.AUTOTUNE)
 
 
-def recent_fraction(train: pd.DataFrame, fraction: float) -> pd.DataFrame:
+def recent_fraction(train: pd.DataFrame, fraction: float, per_user: bool = False) -> pd.DataFrame:
     """The most recent ``fraction`` of a time-sorted training frame (at least one row).
+
+    Args:
+      train: training rows sorted by ``timestamp``.
+      fraction: the share to keep, in (0, 1].
+      per_user: keep the most recent ``ceil(fraction * n_u)`` rows of each user instead
+        of a global time cut: for per-user splits (``leave_one_out``, ``given``), whose
+        timestamps may be sequence positions with no common clock, a global cut would
+        keep only the long-history users' tails.
+
+    Returns:
+      The kept rows, in ``train``'s order.
 
     Example:
       >>> frame = pd.DataFrame({"timestamp": range(10)})
       >>> recent_fraction(frame, 0.3)["timestamp"].tolist()
       [7, 8, 9]
+      >>> seqs = pd.DataFrame({"user_id": [1, 1, 1, 1, 2, 2], "timestamp": [0, 1, 2, 3, 0, 1]})
+      >>> recent_fraction(seqs, 0.5, per_user=True).index.tolist()
+      [2, 3, 5]
     """
+    if per_user:
+        n_user = train.groupby("user_id")["user_id"].transform("size").to_numpy()
+        from_end = train.groupby("user_id").cumcount(ascending=False).to_numpy()
+        return train[from_end < np.maximum(1, np.ceil(n_user * fraction))]
     n = max(1, int(round(len(train) * fraction)))
     return train.iloc[len(train) - n :]
 

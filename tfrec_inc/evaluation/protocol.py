@@ -207,54 +207,6 @@ def validation_recall(model, catalog: Catalog, window: Window, cfg: EvaluationCo
     return next((r["value"] for r in found if r["metric"] == "recall" and r["k"] == k), 0.0)
 
 
-def retention_holdout(window: Window, users_per_window: int) -> pd.DataFrame:
-    """The fixed sample of a window's test slice that measures forgetting later on.
-
-    The same users whatever the model, strategy or seed (sampled with the window index as
-    seed). These interactions must never be trained on (`experiment.run` removes them from
-    every later update's data), so retention is measured on held-out data.
-
-    Args:
-      window: a window.
-      users_per_window: users to sample from its test slice.
-
-    Returns:
-      The sampled users' rows of ``window.test``.
-    """
-    users = np.sort(window.test["user_id"].unique())
-    rng = np.random.default_rng(window.index)
-    sample = rng.choice(users, size=min(users_per_window, len(users)), replace=False)
-    return window.test[window.test["user_id"].isin(sample)]
-
-
-def evaluate_retention(model, catalog: Catalog, earlier: list[Window], cfg: EvaluationConfig,
-                       users_per_window: int) -> list[dict]:
-    """Forgetting: mean recall@K on held-out user samples of earlier windows' test slices.
-
-    Each earlier window contributes its `retention_holdout` sample (never trained on),
-    scored with that window's history and candidates. The mean over windows is reported
-    as ``retention@K``.
-
-    Args:
-      model: the model after the current update.
-      catalog: the dataset's catalog.
-      earlier: windows before the current one.
-      cfg: evaluation settings (``ks``).
-      users_per_window: users sampled from each earlier test slice.
-
-    Returns:
-      Records ``{"group": "all", "metric": "retention", "k", "value"}`` (none if
-      ``earlier`` is empty).
-    """
-    per_k: dict[int, list[float]] = {}
-    for window in earlier:
-        held_out = dataclasses.replace(window, test=retention_holdout(window, users_per_window))
-        for r in evaluate_retrieval(model, catalog, held_out, cfg, groups=("all",)):
-            if r["metric"] == "recall" and r["k"] in cfg.ks:
-                per_k.setdefault(r["k"], []).append(r["value"])
-    return [record("retention", float(np.mean(v)), "all", k) for k, v in sorted(per_k.items())]
-
-
 def evaluate_tfrs_topk(model, catalog: Catalog, window: Window, row_history: np.ndarray | None = None,
                        ks=(1, 5, 10, 50, 100)) -> list[dict]:
     """TFRS ``FactorizedTopK`` top-K categorical accuracy on the test slice (tutorial metric).

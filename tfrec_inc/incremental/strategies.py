@@ -103,6 +103,10 @@ class Strategy(abc.ABC):
         return model, model, {}
 
 
+RETRAIN = ("static", "full_retrain", "sliding_retrain")
+"""Strategies that build the model from scratch on their data (the only ones computed baselines run)."""
+
+
 class Static(Strategy):
     """Train on the base window only, never update (the lower bound)."""
 

@@ -4,7 +4,7 @@ At window ``t`` the strategy says what to train on (`strategies.Strategy.update`
 model is rebuilt with grown vocabularies and warm-started from the previous one, or
 built fresh; it is trained through the shared fit loop, fused if the strategy fuses,
 optionally compressed, then scored on window ``t``'s test slice (and retention on earlier
-windows' held-out samples). A computed baseline (``trained=False``) is instead built on
+windows' test slices, which no update ever trains on: `tfrec_inc.evaluation.retention`). A computed baseline (``trained=False``) is instead built on
 the strategy's data at each update, its ``grid`` tuned on window ``t``'s validation slice
 (`tfrec_inc.evaluation.selection`, chosen values recorded as ``param_<key>``). Each
 finished step is checkpointed, so ``--resume`` continues exactly where an interrupted
@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from tfrec_inc import config as config_lib
 from tfrec_inc.config import ExperimentConfig, ModelConfig
 from tfrec_inc.data.windows import Window
-from tfrec_inc.evaluation import protocol, selection
+from tfrec_inc.evaluation import protocol, retention, selection
 from tfrec_inc.incremental import strategies
 from tfrec_inc.models import training
 from tfrec_inc.models.base import TwoTower
@@ -43,6 +43,8 @@ class _Job:
     model_cfg: ModelConfig
     strategy: strategies.Strategy
     model: TwoTower | None = None
+    own: dict[tuple[int, int], float] = dataclasses.field(default_factory=dict)
+    """Each finished window's own test recall ``R[s, s]``, for backward transfer."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,9 +72,12 @@ def run(cfg: ExperimentConfig, prepared: Prepared, store: ResultsStore, quiet: b
     Returns:
       The records and per-user rows of every step.
     """
-    ctx = _Context(cfg, prepared, store, quiet, _held_out(cfg, prepared.windows))
+    ctx = _Context(cfg, prepared, store, quiet, retention.held_out(prepared.windows))
     out = StudyOutput()
-    jobs = [(m, s, seed) for m in cfg.models for s in cfg.strategies for seed in cfg.seeds]
+    # A computed baseline has no weights to carry, so only the retrain strategies (which
+    # say what data it is built on) mean something for it; the others would repeat them.
+    jobs = [(m, s, seed) for m in cfg.models for s in cfg.strategies for seed in cfg.seeds
+            if is_trained(m) or s in strategies.RETRAIN]
     bar = tqdm(total=len(jobs) * len(prepared.windows), desc=cfg.experiment, unit="window", disable=quiet)
     for model_cfg, strategy_name, seed in jobs:
         job = _Job(JobKey(config_lib.model_label(model_cfg), strategy_name, seed), model_cfg,
@@ -80,15 +85,6 @@ def run(cfg: ExperimentConfig, prepared: Prepared, store: ResultsStore, quiet: b
         _run_job(ctx, job, out, bar)
     bar.close()
     return out
-
-
-def _held_out(cfg: ExperimentConfig, windows: tuple[Window, ...]) -> pd.Index:
-    """Retention samples of every window's test slice: never trained on, by any strategy."""
-    if len(windows) < 2:
-        return pd.Index([])
-    return pd.Index(np.concatenate([
-        protocol.retention_holdout(w, cfg.incremental.retention_users).index.to_numpy()
-        for w in windows[:-1]]))
 
 
 def _run_job(ctx: _Context, job: _Job, out: StudyOutput, bar: tqdm) -> None:
@@ -101,13 +97,16 @@ def _run_job(ctx: _Context, job: _Job, out: StudyOutput, bar: tqdm) -> None:
     for window in ctx.prepared.windows:
         t = window.index
         if t in done:
-            out.extend(*ckpt.load_records(job.key, t))
+            loaded = ckpt.load_records(job.key, t)
+            job.own.update(retention.own_recall(loaded[0], t))
+            out.extend(*loaded)
             bar.update(1)
             continue
         bar.set_postfix_str(f"{job.key.model}/{job.key.strategy} seed {job.key.seed}")
         users: list[Record] = []
         served, step = _update(ctx, job, window)
-        step += _evaluate(ctx, job.model_cfg, served, window, users)
+        step += _evaluate(ctx, job, served, window, users)
+        job.own.update(retention.own_recall(step, t))
         base = job.key.columns(ctx.cfg, t)
         step, users = with_columns(base, step, users)
         ckpt.save(job.key, t, step, users, job.model, job.strategy.state())
@@ -196,16 +195,15 @@ def _compress(ctx: _Context, model_cfg: ModelConfig, served: TwoTower, data: pd.
                         progress=not ctx.quiet)
 
 
-def _evaluate(ctx: _Context, model_cfg: ModelConfig, served: TwoTower | None, window: Window,
+def _evaluate(ctx: _Context, job: _Job, served: TwoTower | None, window: Window,
               users: list[Record]) -> list[Record]:
-    """The step's quality records: full ranking (+ retention) or rating error."""
+    """The step's quality records: full ranking (+ retention, backward transfer) or rating error."""
     cfg, prepared = ctx.cfg, ctx.prepared
-    catalog, t = prepared.catalog, window.index
-    if model_cfg.type == "ranking":
+    catalog, t, seed = prepared.catalog, window.index, job.key.seed
+    if job.model_cfg.type == "ranking":
         return protocol.evaluate_ranking(served, catalog, window, cfg.evaluation, prepared.row_history)
-    step = protocol.evaluate_retrieval(served, catalog, window, cfg.evaluation, per_user=users)
-    step += protocol.evaluate_retention(served, catalog, list(prepared.windows[:t]), cfg.evaluation,
-                                        cfg.incremental.retention_users)
+    step = protocol.evaluate_retrieval(served, catalog, window, cfg.evaluation, per_user=users, seed=seed)
+    step += retention.evaluate_retention(served, catalog, prepared.windows[:t], cfg.evaluation, job.own, seed)
     if cfg.evaluation.tfrs_topk and isinstance(served, RetrievalModel):
         step += protocol.evaluate_tfrs_topk(served, catalog, window, prepared.row_history)
     return step

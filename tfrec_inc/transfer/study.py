@@ -107,13 +107,19 @@ def _pretrain(job: _Seeded, source: Prepared, quiet: bool) -> None:
     # Zero-shot: no target ids at all, so only the content paths score.
     job.zero_shot = job.model(job.train, (Vocabulary(), Vocabulary()))
     copy_content(job.source_model, job.zero_shot)
+    if "encoder_only" in job.cfg.transfer.modes:
+        # The same model untrained: what the pretrained text encoder gives on its own.
+        # Its own seed, so its initialisation does not depend on which modes ran before.
+        tf.keras.utils.set_random_seed(job.seed + 1)
+        job.encoder_only = job.model(job.train, (Vocabulary(), Vocabulary()))
 
 
 def _fraction(job: _Seeded, fraction: float, quiet: bool) -> None:
     """Every configured mode at one share of the target's training data."""
     modes, target = job.cfg.transfer.modes, job.target
     percent = int(round(fraction * 100))
-    subset = recent_fraction(job.train, fraction)
+    per_user = job.cfg.windows.mode in ("leave_one_out", "given")
+    subset = recent_fraction(job.train, fraction, per_user)
     if not is_trained(job.model_cfg):  # computed from the share itself (e.g. popularity)
         model, chosen = selection.tuned(job.model_cfg, target, subset, target.windows[-1], job.cfg.evaluation,
                                         seed=job.seed * 1000 + percent)
@@ -124,10 +130,7 @@ def _fraction(job: _Seeded, fraction: float, quiet: bool) -> None:
     if "zero_shot" in modes:
         job.emit("zero_shot", percent, job.zero_shot)
     if "encoder_only" in modes:
-        # The same model untrained: what the pretrained text encoder gives on its own.
-        # Built at first use, after this share's trained modes (as results so far were).
-        if job.encoder_only is None:
-            job.encoder_only = job.model(job.train, (Vocabulary(), Vocabulary()))
+        assert job.encoder_only is not None  # built by `_pretrain`
         job.emit("encoder_only", percent, job.encoder_only)
     if "fusion_score" in modes:
         _fusion_score(job, trained["scratch"], percent)
