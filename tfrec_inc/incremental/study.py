@@ -107,7 +107,7 @@ def _run_job(ctx: _Context, job: _Job, out: StudyOutput, bar: tqdm) -> None:
         bar.set_postfix_str(f"{job.key.model}/{job.key.strategy} seed {job.key.seed}")
         users: list[Record] = []
         served, step = _update(ctx, job, window)
-        step += _evaluate(ctx, job.model_cfg, served, window, users)
+        step += _evaluate(ctx, job.model_cfg, served, window, users, job.key.seed)
         base = job.key.columns(ctx.cfg, t)
         step, users = with_columns(base, step, users)
         ckpt.save(job.key, t, step, users, job.model, job.strategy.state())
@@ -145,7 +145,7 @@ def _update(ctx: _Context, job: _Job, window: Window) -> tuple[TwoTower | None, 
     job.strategy.after_fit(model, train_ds)  # e.g. EWC's Fisher: part of the update cost
     served, job.model, info = job.strategy.fuse(
         previous, model,
-        lambda m: protocol.validation_recall(m, prepared.catalog, window, cfg.evaluation),
+        lambda m: protocol.validation_recall(m, prepared.catalog, window, cfg.evaluation, job.key.seed),
         ctx.rebuild(job.model_cfg))
     seconds = fitted.seconds + time.perf_counter() - after
     step = [record(k, v) for k, v in info.items()]
@@ -197,15 +197,18 @@ def _compress(ctx: _Context, model_cfg: ModelConfig, served: TwoTower, data: pd.
 
 
 def _evaluate(ctx: _Context, model_cfg: ModelConfig, served: TwoTower | None, window: Window,
-              users: list[Record]) -> list[Record]:
-    """The step's quality records: full ranking (+ retention) or rating error."""
+              users: list[Record], seed: int) -> list[Record]:
+    """The step's quality records: full ranking (+ retention) or rating error.
+
+    ``seed`` (the job's) fixes the order of tied scores, so a resumed run scores alike.
+    """
     cfg, prepared = ctx.cfg, ctx.prepared
     catalog, t = prepared.catalog, window.index
     if model_cfg.type == "ranking":
         return protocol.evaluate_ranking(served, catalog, window, cfg.evaluation, prepared.row_history)
-    step = protocol.evaluate_retrieval(served, catalog, window, cfg.evaluation, per_user=users)
+    step = protocol.evaluate_retrieval(served, catalog, window, cfg.evaluation, per_user=users, seed=seed)
     step += protocol.evaluate_retention(served, catalog, list(prepared.windows[:t]), cfg.evaluation,
-                                        cfg.incremental.retention_users)
+                                        cfg.incremental.retention_users, seed)
     if cfg.evaluation.tfrs_topk and isinstance(served, RetrievalModel):
         step += protocol.evaluate_tfrs_topk(served, catalog, window, prepared.row_history)
     return step
