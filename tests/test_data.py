@@ -214,6 +214,8 @@ def test_ml_100k_fixture(tmp_path):
     users = data.users.set_index("user_id")
     assert users.loc["2", "age_group"] == "56+" and users.loc["2", "zip_region"] == "T"
     assert data.interactions["timestamp"].is_monotonic_increasing
+    # The release date is the item's arrival (evaluation candidates).
+    assert items.loc["3", "arrival"] == pd.Timestamp("1996-01-01").timestamp()
 
 
 def test_ml_latest_small_fixture(tmp_path):
@@ -223,6 +225,8 @@ def test_ml_latest_small_fixture(tmp_path):
     assert items.loc["1", "text"] == (
         "Big, Bad (2001). Genres: Comedy, Drama. Tags: funny, dark, bleak")
     assert items.loc["2", "text"] == "Café (2002)" and items.loc["2", "genres"] == ""
+    # Only the title's year is known: the item arrives on 1 January of it.
+    assert items.loc["1", "arrival"] == pd.Timestamp("2001-01-01").timestamp()
     assert data.interactions["rating"].tolist() == [3.0, 4.5, 0.5]
 
 
@@ -543,6 +547,15 @@ def test_synthetic_is_deterministic():
     assert not a.items["text"].equals(c.items["text"])
 
 
+def test_synthetic_item_arrival_is_in_the_catalog():
+    data, truth = generate_with_truth(seed=1, **SMALL)
+    arrival = data.items.set_index("item_id")["arrival"]
+    # Within the item's arrival period, and no later than its first interaction.
+    assert (truth.period_of(arrival[truth.item_ids].to_numpy()) == truth.item_period).all()
+    first = data.interactions.groupby("item_id")["timestamp"].min()
+    assert (arrival[first.index] <= first).all()
+
+
 def test_synthetic_cold_start_every_period():
     data, truth = generate_with_truth(seed=1, **SMALL)
     period, item, user = _period_frames(truth, data)
@@ -625,24 +638,28 @@ def test_synthetic_two_domains():
 # of tfrec_inc/data/synthetic*.py must not change them. They were recorded before the
 # generator's options moved into SyntheticOptions; change them only with a deliberate,
 # documented change of the simulated data (every synthetic result depends on it).
+# ``items`` is hashed without ``arrival``, the items' arrival times (drawn all along, first
+# exposed as a catalog column for the evaluation's candidates), which ``arrival`` pins.
 _PINNED = [
     ({"num_users": 120, "num_items": 90, "num_interactions": 2000, "num_periods": 3,
       "num_topics": 18, "seed": 11, "period_days": 7, "initial_fraction": 0.4, "drift": 0.6,
       "popularity_exponent": 1.1, "affinity_strength": 5.0, "new_item_boost": 2.0,
       "rating_noise": 0.3},
      {"interactions": 14762641677470312542, "items": 15983172197730228243,
-      "users": 3998649304695005880}),
+      "users": 3998649304695005880, "arrival": 15923397940966200846}),
     ({"num_users": 150, "num_items": 120, "num_interactions": 3000, "num_periods": 4,
       "num_topics": 5, "seed": 3, "domains": 2, "drift": 0.1, "rating_noise": 1.0},
      {"interactions": 12331827915051683547, "items": 3227077665310786825,
-      "users": 14839662538484212556}),
+      "users": 14839662538484212556, "arrival": 16951165462766324997}),
 ]
 
 
 @pytest.mark.parametrize("options,hashes", _PINNED)
 def test_synthetic_output_is_pinned(options, hashes):
     data = generate(**options)
-    got = {name: int(pd.util.hash_pandas_object(getattr(data, name)).sum()) for name in hashes}
+    frames = {"interactions": data.interactions, "items": data.items.drop(columns="arrival"),
+              "users": data.users, "arrival": data.items["arrival"]}
+    got = {name: int(pd.util.hash_pandas_object(frames[name]).sum()) for name in hashes}
     assert got == hashes
     # The options object is the same generator: equal frames.
     same = generate(SyntheticOptions(**options))

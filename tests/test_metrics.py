@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from tfrec_inc.evaluation.metrics import (
+    hit_matrix,
     per_user_metrics,
     ranking_metrics,
     recall_precision_curve,
@@ -60,3 +61,14 @@ def test_recall_precision_curve_matches_pointwise_metrics():
     assert recall.tolist() == pytest.approx([m[f"recall@{k}"] for k in range(1, 11)])
     assert precision.tolist() == pytest.approx([m[f"precision@{k}"] for k in range(1, 11)])
     assert np.all(np.diff(recall) >= 0)
+
+
+def test_padding_is_never_a_hit():
+    # User 1's list is padded with -1. With one code per (user, item), ``1 * width - 1`` is
+    # user 0's item ``width - 1`` (here 4, which user 0 finds relevant): no hit may follow.
+    ranked = np.array([[3, 4], [2, -1]])
+    relevant = [{4}, {1}]
+    assert hit_matrix(ranked, relevant).tolist() == [[False, True], [False, False]]
+    m = per_user_metrics(ranked, relevant, ks=[2])
+    assert m["recall@2"].tolist() == [1.0, 0.0]
+    assert m["mrr@2"].tolist() == [0.5, 0.0]

@@ -14,7 +14,7 @@ from tfrec_inc.evaluation.retention import held_out
 ROOT = Path(__file__).resolve().parents[1]
 # Test slices with more than 200 users: the old design held out only a 200-user sample of
 # each, and later updates trained on the other users of the measured period.
-OPTIONS = "{num_users: 1500, num_items: 120, num_interactions: 9000, num_periods: 3}"
+OPTIONS = "{num_users: 3000, num_items: 120, num_interactions: 12000, num_periods: 3}"
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def study(tmp_path_factory):
 
 
 def _windows():
-    data = load("synthetic", num_users=1500, num_items=120, num_interactions=9000, num_periods=3)
+    data = load("synthetic", num_users=3000, num_items=120, num_interactions=12000, num_periods=3)
     return split(data.interactions, WindowsConfig(mode="time", num_windows=3))
 
 

@@ -94,7 +94,8 @@ def _job(cfg: ExperimentConfig, prepared: Prepared, model_cfg: ModelConfig, seed
         assert compressed.tflite is not None  # export=True: every variant has its TFLite pair
         base = JobKey(label, variant, seed).columns(cfg, last.index)
         users: list[Record] = []
-        found = protocol.evaluate_retrieval(compressed.served, catalog, last, cfg.evaluation, per_user=users)
+        found = protocol.evaluate_retrieval(compressed.served, catalog, last, cfg.evaluation, per_user=users,
+                                            seed=seed)
         extra = _sizes(compressed, fitted.seconds if variant == "fp32" else None)
         item_vectors = compressed.tflite.item_tower({"item": candidates})
         latency = single_query_latency(compressed.tflite.user_tower, item_vectors, queries)

@@ -29,6 +29,9 @@ class Catalog:
       item_text: the text of each item, index-aligned (``""`` for index 0).
       user_features: name -> int64 [len(users)] category codes (0 = unknown).
       user_feature_sizes: name -> number of codes, including the unknown code.
+      item_arrival: float64 [len(items)] Unix seconds from which each item is available
+        (the items frame's ``arrival`` column); NaN when unknown (then always available)
+        and for index 0. ``None`` means unknown for every item.
     """
 
     users: Vocabulary
@@ -38,6 +41,7 @@ class Catalog:
     item_text: list[str]
     user_features: dict[str, np.ndarray]
     user_feature_sizes: dict[str, int]
+    item_arrival: np.ndarray | None = None
 
     @classmethod
     def from_interactions(cls, data: Interactions) -> Catalog:
@@ -67,7 +71,10 @@ class Catalog:
                 feats[name] = table
                 sizes[name] = len(uniques) + 1
         text = [""] + data.items["text"].tolist()
-        return cls(users, items, genres, genre_names, text, feats, sizes)
+        arrival = np.full(len(items), np.nan)
+        if "arrival" in data.items.columns:
+            arrival[1:] = data.items["arrival"].to_numpy(np.float64)
+        return cls(users, items, genres, genre_names, text, feats, sizes, arrival)
 
     def encode(self, frame: pd.DataFrame, row_history: np.ndarray | None = None,
                history_length: int = 0) -> dict[str, np.ndarray]:

@@ -28,7 +28,10 @@ class Interactions:
         when a loader is asked for it (``windows.mode: given``).
       items: one row per catalog item. Columns ``item_id`` (str, unique), ``text``
         (str, the text a sentence encoder reads: title plus description/categories),
-        ``genres`` (str, ``|``-separated, may be empty). Extra columns are allowed.
+        ``genres`` (str, ``|``-separated, may be empty), and optionally ``arrival``
+        (float64 Unix seconds from which the item is available, e.g. a release date;
+        NaN when unknown), which decides the evaluation's candidates (see
+        `tfrec_inc.evaluation.protocol.candidate_items`). Extra columns are allowed.
       users: one row per user with categorical feature columns (all str) besides
         ``user_id``, or ``None`` when the source has no user features.
 
@@ -90,6 +93,11 @@ class Interactions:
         cat["item_id"] = cat["item_id"].astype(str)
         cat["text"] = cat["text"].fillna("").astype(str)
         cat["genres"] = cat["genres"].fillna("").astype(str)
+        if "arrival" in cat.columns:
+            try:
+                cat["arrival"] = pd.to_numeric(cat["arrival"]).astype(np.float64)
+            except (TypeError, ValueError):
+                raise DataError(f"{name}: item arrival must be Unix seconds or NaN") from None
         if cat["item_id"].duplicated().any():
             dup = cat.loc[cat["item_id"].duplicated(), "item_id"].iloc[0]
             raise DataError(f"{name}: item {dup!r} appears twice in the catalog")

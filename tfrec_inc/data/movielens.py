@@ -77,6 +77,9 @@ def load_ml_100k(root: str | Path) -> Interactions:
         "text": [_movie_text(t, g) for t, g in zip(titles, genre_lists, strict=True)],
         "genres": ["|".join(g) for g in genre_lists],
         "title": titles.to_numpy(),
+        # The release date (day granularity); NaN where u.item leaves it blank.
+        "arrival": _unix_seconds(pd.to_datetime(items["release"].str.strip(), format="%d-%b-%Y",
+                                                errors="coerce")),
     })
 
     data_path = root / "u.data"
@@ -99,6 +102,28 @@ def load_ml_100k(root: str | Path) -> Interactions:
         "zip_region": users["zip"].str.strip().str[0].str.upper().to_numpy(),
     })
     return Interactions.create("ml-100k", ratings.reset_index(drop=True), catalog, user_table)
+
+
+def _unix_seconds(when: pd.Series) -> np.ndarray:
+    """float64 Unix seconds of datetimes, NaN for NaT."""
+    seconds = (when - pd.Timestamp("1970-01-01")).dt.total_seconds()
+    return seconds.to_numpy(np.float64)
+
+
+def _year_arrival(titles: pd.Series) -> np.ndarray:
+    """Item arrival from a ``"Title (1995)"`` title: 1 January of that year, NaN without one.
+
+    The year is all these files say about release. Its first day is the earliest the
+    film can have come out, so no film is held back from the candidates too long.
+
+    Args:
+      titles: movie titles.
+
+    Returns:
+      float64 Unix seconds per title.
+    """
+    year = titles.str.strip().str.extract(r"\((\d{4})\)$")[0]
+    return _unix_seconds(pd.to_datetime(year, format="%Y", errors="coerce"))
 
 
 def _movie_text(title: str, genres: Sequence[str]) -> str:
@@ -164,6 +189,7 @@ def load_ml_latest_small(root: str | Path, max_tags: int | None = None) -> Inter
         "text": texts,
         "genres": genres.to_numpy(),
         "title": movies["title"].str.strip().to_numpy(),
+        "arrival": _year_arrival(movies["title"]),
     })
     inter = ratings.rename(columns={"userId": "user_id", "movieId": "item_id"})
     return Interactions.create("ml-latest-small", inter.reset_index(drop=True), catalog)
@@ -219,6 +245,7 @@ def load_ml_1m(root: str | Path) -> Interactions:
                  for t, g in zip(movies["title"].str.strip(), genres, strict=True)],
         "genres": genres.to_numpy(),
         "title": movies["title"].str.strip().to_numpy(),
+        "arrival": _year_arrival(movies["title"]),
     })
 
     user_path = root / "users.dat"

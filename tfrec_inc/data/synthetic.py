@@ -11,7 +11,8 @@ World model (all draws from one ``numpy`` Generator, so a seed fixes everything)
   with probability ``drift``, a swap of the favourite topic) and categorical features
   (``age_group``, ``region``) correlated with their taste when they arrive.
 * New users and new items arrive in every period after the first; an item is never
-  interacted with before its arrival period, and a user's first interactions fall in
+  interacted with before its arrival (the catalog's ``arrival`` column, a random moment
+  of its arrival period), and a user's first interactions fall in
   their arrival period. Period ``p`` covers ``[p, p + 1) * period_days`` days after
   2020-01-01 UTC (timestamps in Unix seconds).
 * Ratings 1..5 follow the taste/item affinity plus user/item biases and noise.

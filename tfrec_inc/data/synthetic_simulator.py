@@ -102,7 +102,7 @@ class Simulator:
         names, words = self._topics()
         items = self._items(words)
         users = self._users()
-        inter = self._interactions(items, users)
+        inter, item_arrival = self._interactions(items, users)
         prefix = items["domain"] if opts.domains == 2 else np.full(opts.num_items, "i")
         item_ids = np.char.add(prefix.astype(str), np.char.zfill(
             np.arange(opts.num_items).astype(str), 5))
@@ -122,6 +122,7 @@ class Simulator:
             "text": texts,
             "genres": self._genres(items, names),
             "title": titles,
+            "arrival": item_arrival.astype(np.float64),
         })
         if opts.domains == 2:
             catalog["domain"] = items["domain"]
@@ -284,12 +285,17 @@ class Simulator:
     # -- interactions --------------------------------------------------------------
 
     def _interactions(self, items: dict[str, np.ndarray], users: dict[str, np.ndarray]
-                      ) -> dict[str, np.ndarray]:
+                      ) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Draws events period by period, keeps each pair's first, trims and rates them.
 
+        Args:
+          items: the item latents of `_items`.
+          users: the user latents of `_users`.
+
         Returns:
-          Parallel arrays ``user``, ``item`` (row numbers), ``timestamp``, ``period`` and
-          ``rating``.
+          ``(events, item_arrival)``: parallel arrays ``user``, ``item`` (row numbers),
+          ``timestamp``, ``period`` and ``rating``; and each item's arrival time (Unix
+          seconds), never later than its first event.
         """
         opts, rng = self.opts, self.rng
         p = opts.num_periods
@@ -306,7 +312,9 @@ class Simulator:
         events = {key: np.concatenate([c[key] for c in chunks]) for key in chunks[0]}
         events = self._first_events(events)
         events["rating"] = self._ratings(events, items, users)
-        return events
+        # The moment `_period_events` lets an item be chosen: its catalog arrival.
+        item_arrival = EPOCH + items["period"] * period_s + arrival_offset["items"]
+        return events, item_arrival
 
     def _period_events(self, t: int, budget: int, arrival_offset: dict[str, np.ndarray],
                        items: dict[str, np.ndarray], users: dict[str, np.ndarray]

@@ -11,8 +11,9 @@ papers report are written here, vectorised with NumPy. Definitions (binary relev
 - mrr@K = 1 / rank of the first hit within K, else 0
 - map@K = Σ_{i≤K} precision@i · hit_i / min(|rel|, K)
 
-Users without relevant items are left out of every average. Ties in scores are
-broken before this point, by `tf.math.top_k` (the lower item index first).
+Users without relevant items are left out of every average. A ranked list shorter
+than K is padded with -1, which is never a hit. Ties in scores are broken before this
+point (`tfrec_inc.evaluation.protocol.rank_items`: a seeded random order).
 """
 
 from __future__ import annotations
@@ -25,7 +26,16 @@ METRICS = ("recall", "precision", "ndcg", "hit_rate", "mrr", "map")
 
 
 def hit_matrix(ranked: np.ndarray, relevant: Sequence[Collection[int]]) -> np.ndarray:
-    """bool [n_users, K_max]: whether ``ranked[u, i]`` is in ``relevant[u]``."""
+    """bool [n_users, K_max]: whether ``ranked[u, i]`` is in ``relevant[u]``.
+
+    Args:
+      ranked: int [n_users, K_max] item indices, best first; negative entries (the -1
+        padding of a short list) are never hits.
+      relevant: per user, the relevant item indices.
+
+    Returns:
+      The hit matrix.
+    """
     ranked = np.asarray(ranked, dtype=np.int64)
     if ranked.ndim != 2 or ranked.shape[0] != len(relevant):
         raise ValueError(
@@ -37,7 +47,8 @@ def hit_matrix(ranked: np.ndarray, relevant: Sequence[Collection[int]]) -> np.nd
         (u * width + int(i) for u, rel in enumerate(relevant) for i in rel), dtype=np.int64
     )
     codes = np.arange(len(relevant), dtype=np.int64)[:, None] * width + ranked
-    return np.isin(codes, rel_codes)
+    # A -1 pad would read as the previous user's item ``width - 1``: mask it out.
+    return np.isin(codes, rel_codes) & (ranked >= 0)
 
 
 def per_user_metrics(

@@ -3,14 +3,21 @@
 Protocol (all of it decided by the data, never by the model, so every model and
 strategy is scored on the same users and items):
 
-- candidates: every item known at test time, i.e. whose first interaction is no later
-  than the end of the test slice (arrival is proxied by first interaction);
+- candidates: every catalog item available at the end of the test slice (its last
+  timestamp), whether or not anybody consumes it there: an item whose catalog
+  ``arrival`` is no later than that, or unknown (the catalog is known in advance), or
+  that has an interaction in the history. Which items the test slice holds plays no
+  part, so a cold candidate (no interaction in the history) is not relevant by
+  construction. Each evaluation reports ``candidates`` and ``cold_candidates``;
 - history: every interaction before the test slice; a user's history items are
   excluded from their ranking (``exclude_seen``) and from their relevant set;
 - relevant: the user's test-slice items (rated ≥ ``relevance_threshold`` when set);
 - groups: ``all`` users with a relevant item; ``warm_users`` with history;
   ``cold_users`` without; ``cold_items``: the relevant set cut down to items with no
-  interaction before the test slice, over users who have one.
+  interaction before the test slice, over users who have one;
+- ties: scores are ranked in a seeded random order of the candidates, so tied items
+  (e.g. every item, for a zero user vector) come out in random order, not catalog
+  order; each group reports ``constant_users``, whose scores are all equal.
 
 Scoring is one matrix product per batch of users and `tf.math.top_k`.
 """
@@ -33,9 +40,31 @@ from tfrec_inc.results import record
 
 
 def candidate_items(catalog: Catalog, window: Window) -> np.ndarray:
-    """Sorted catalog indices of every item interacted with up to the end of the test slice."""
-    ids = pd.concat([window.history["item_id"], window.test["item_id"]]).unique()
-    return np.unique(catalog.items.lookup(ids))
+    """Sorted catalog indices of every item available at the end of the window's test slice.
+
+    Available: catalog arrival no later than the last timestamp of the test slice (or
+    of the history, when the test slice is empty), arrival unknown, or an interaction
+    in the history (a consumed item was available whatever its catalog date says, e.g.
+    a film rated before its listed release). The test slice's items play no part.
+
+    Args:
+      catalog: the dataset's catalog (``item_arrival``).
+      window: the window whose test slice is scored.
+
+    Returns:
+      int64 catalog indices (never 0, the unknown item).
+    """
+    times = np.concatenate([window.history["timestamp"].to_numpy(np.float64),
+                            window.test["timestamp"].to_numpy(np.float64)])
+    end = times.max(initial=-np.inf)
+    arrival = catalog.item_arrival
+    if arrival is None:
+        arrival = np.full(len(catalog.items), np.nan)
+    # NaN > end is False: an unknown arrival is always available.
+    available = ~(arrival > end)
+    available[catalog.items.lookup(window.history["item_id"].unique())] = True
+    available[0] = False
+    return np.flatnonzero(available).astype(np.int64)
 
 
 def embed_items(tower: tf.keras.Model, index: np.ndarray, batch: int = 8192) -> tf.Tensor:
@@ -51,8 +80,11 @@ def rank_items(
     k: int,
     batch_size: int = 1024,
     history: np.ndarray | None = None,
+    seed: int = 0,
 ) -> np.ndarray:
     """Top-``k`` catalog item indices for each user, seen items masked out.
+
+    Tied scores are ranked in a random order fixed by ``seed`` (see `rank_and_flag`).
 
     Args:
       model: has ``user_tower`` and ``item_tower`` (catalog index -> vector).
@@ -62,10 +94,40 @@ def rank_items(
       k: list length; lists are padded with -1 when there are fewer candidates.
       batch_size: users per matrix product.
       history: int64 [len(users), N] recent items per user, for history-pooling towers.
+      seed: fixes the order of tied items.
 
     Returns:
       int64 [len(users), k].
     """
+    return rank_and_flag(model, users, candidates, seen, k, batch_size, history, seed)[0]
+
+
+def rank_and_flag(
+    model,
+    users: np.ndarray,
+    candidates: np.ndarray,
+    seen: pd.DataFrame | None,
+    k: int,
+    batch_size: int = 1024,
+    history: np.ndarray | None = None,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`rank_items`, plus which users score every candidate alike.
+
+    `tf.math.top_k` puts the lower index first among equal scores, so ranking the
+    candidates in catalog order would present "lowest catalog index first" as model
+    skill. The candidate columns are permuted with ``np.random.default_rng(seed)``
+    first, so the lower-index rule picks a uniformly random tied item, exactly and for
+    free; the same seed gives the same lists (a resumed run scores identically).
+
+    Args: as `rank_items`.
+
+    Returns:
+      ``(ranked, constant)``: int64 [len(users), k] and bool [len(users)], True where
+      the user's scores are equal over all candidates (before seen items are masked),
+      e.g. a zero user vector: such a user's list is pure tie-breaking.
+    """
+    candidates = candidates[np.random.default_rng(seed).permutation(len(candidates))]
     item_vectors = embed_items(model.item_tower, candidates)
     column = np.full(int(candidates.max(initial=0)) + 1, -1, dtype=np.int64)
     column[candidates] = np.arange(len(candidates))
@@ -77,12 +139,16 @@ def rank_items(
         seen = pd.DataFrame({"user": [], "col": []}, dtype=np.int64)
     k_eff = min(k, len(candidates))
     out = np.full((len(users), k), -1, dtype=np.int64)
+    constant = np.zeros(len(users), dtype=bool)
     for start in range(0, len(users), batch_size):
         batch = users[start : start + batch_size]
         inputs = {"user": batch}
         if history is not None:
             inputs["history"] = history[start : start + batch_size]
         scores = tf.matmul(model.user_tower(inputs), item_vectors, transpose_b=True)
+        if len(candidates):
+            spread = tf.reduce_max(scores, axis=1) - tf.reduce_min(scores, axis=1)
+            constant[start : start + len(batch)] = spread.numpy() == 0
         sel = seen[seen["user"].isin(batch)]
         if len(sel):
             row_of = pd.Series(np.arange(len(batch)), index=batch)
@@ -92,12 +158,12 @@ def rank_items(
             )
         top = tf.math.top_k(scores, k=k_eff).indices.numpy()
         out[start : start + len(batch), :k_eff] = candidates[top]
-    return out
+    return out, constant
 
 
 def evaluate_retrieval(
     model, catalog: Catalog, window: Window, cfg: EvaluationConfig,
-    per_user: list[dict] | None = None, groups: tuple[str, ...] | None = None,
+    per_user: list[dict] | None = None, groups: tuple[str, ...] | None = None, seed: int = 0,
 ) -> list[dict]:
     """Full-ranking metrics of a retrieval model on ``window.test``, per group.
 
@@ -109,11 +175,14 @@ def evaluate_retrieval(
       per_user: if given, receives ``{"user", "metric", "k", "value"}`` rows of recall
         and NDCG at K = 20 (or the largest K) for group ``all`` (for paired tests).
       groups: overrides ``cfg.groups``.
+      seed: fixes the random order of tied scores (`rank_and_flag`); pass the run's seed.
 
     Returns:
       Records ``{"group", "metric", "k", "value"}``: every metric at ``cfg.ks``, the
-      group sizes (``users``) and, for group ``all``, recall/precision at every K in
-      ``1..max(ks)`` (recall-precision curve points).
+      group sizes (``users``) and how many of them score every candidate alike
+      (``constant_users``); for group ``all``, the number of ``candidates`` and of
+      ``cold_candidates`` (no interaction in the history) and recall/precision at every
+      K in ``1..max(ks)`` (recall-precision curve points).
     """
     hist, relevant = _relevant(catalog, window, cfg)
     if relevant.empty:
@@ -126,43 +195,60 @@ def evaluate_retrieval(
         past = window.history
         recent = last_items(catalog.users.lookup(past["user_id"]), catalog.items.lookup(past["item_id"]),
                             past["timestamp"].to_numpy(), users, model.history_length)
-    ranked = rank_items(
-        model, users, candidate_items(catalog, window),
-        hist if cfg.exclude_seen else None, k_max, cfg.user_batch_size, recent,
+    candidates = candidate_items(catalog, window)
+    ranked, constant = rank_and_flag(
+        model, users, candidates, hist if cfg.exclude_seen else None, k_max, cfg.user_batch_size,
+        recent, seed,
     )
-
-    warm = np.isin(users, hist["user"].unique())
     old_items = set(hist["item"].unique())
+    records = [record("candidates", len(candidates), "all"),
+               record("cold_candidates", int(np.sum(~np.isin(candidates, list(old_items)))), "all")]
+    warm = np.isin(users, hist["user"].unique())
     rel_lists = relevant.tolist()
-    groups_wanted = groups if groups is not None else tuple(cfg.groups)
     table = {
         "all": (np.ones(len(users), bool), rel_lists),
         "warm_users": (warm, rel_lists),
         "cold_users": (~warm, rel_lists),
         "cold_items": (np.ones(len(users), bool), [r - old_items for r in rel_lists]),
     }
-    records = []
-    for group in groups_wanted:
+    for group in groups if groups is not None else tuple(cfg.groups):
         mask, rel = table[group]
-        rel = [r for r, m in zip(rel, mask, strict=True) if m]
-        sub = ranked[mask]
-        n = sum(1 for r in rel if r)
-        records.append(record("users", n, group))
-        if n == 0:
-            continue
-        values_by_name = per_user_metrics(sub, rel, cfg.ks)
-        for name, values in values_by_name.items():
-            metric, at = name.split("@")
-            records.append(record(metric, values.mean(), group, int(at)))
+        records += _group_records(group, ranked[mask], constant[mask],
+                                  [r for r, m in zip(rel, mask, strict=True) if m], cfg.ks)
         if per_user is not None and group == "all":
-            per_user.extend(_per_user_rows(catalog, users[[bool(r) for r in rel_lists]], values_by_name,
-                                           cfg.ks))
-        if group != "all":
-            continue  # curve points only for everyone: that is what the plots draw
-        recall, precision = recall_precision_curve(sub, rel)
-        for k in range(1, k_max + 1):
-            if k in cfg.ks:
-                continue
+            values_by_name = per_user_metrics(ranked, rel_lists, cfg.ks)
+            per_user.extend(_per_user_rows(catalog, users, values_by_name, cfg.ks))
+    return records
+
+
+def _group_records(group: str, ranked: np.ndarray, constant: np.ndarray, rel: list[set[int]],
+                   ks: Sequence[int]) -> list[dict]:
+    """One group's records (see `evaluate_retrieval`).
+
+    Args:
+      group: the group's name.
+      ranked: the group's users' lists.
+      constant: whether each of them scores every candidate alike.
+      rel: each one's relevant set (may be empty: not counted).
+      ks: the cut-offs.
+
+    Returns:
+      ``users``, ``constant_users`` and each metric at ``ks`` (with curve points for
+      group ``all``).
+    """
+    has = np.array([bool(r) for r in rel], dtype=bool)
+    n = int(has.sum())
+    records = [record("users", n, group), record("constant_users", int(constant[has].sum()), group)]
+    if n == 0:
+        return records
+    for name, values in per_user_metrics(ranked, rel, ks).items():
+        metric, at = name.split("@")
+        records.append(record(metric, values.mean(), group, int(at)))
+    if group != "all":
+        return records  # curve points only for everyone: that is what the plots draw
+    recall, precision = recall_precision_curve(ranked, rel)
+    for k in range(1, ranked.shape[1] + 1):
+        if k not in ks:
             records.append(record("recall", recall[k - 1], group, k))
             records.append(record("precision", precision[k - 1], group, k))
     return records
@@ -193,17 +279,28 @@ def _per_user_rows(catalog: Catalog, users: np.ndarray, values_by_name: dict[str
             for u, v in zip(users, values_by_name[f"{metric}@{k_user}"], strict=True)]
 
 
-def validation_recall(model, catalog: Catalog, window: Window, cfg: EvaluationConfig) -> float:
+def validation_recall(model, catalog: Catalog, window: Window, cfg: EvaluationConfig,
+                      seed: int = 0) -> float:
     """Recall@20 (or the largest K) on the window's validation slice (for tuning, e.g. fusion).
 
     The validation slice is scored like a test slice whose history is everything before it.
+
+    Args:
+      model: the model to score.
+      catalog: the dataset's catalog.
+      window: the window whose validation slice is scored.
+      cfg: evaluation settings.
+      seed: fixes the order of tied scores (see `evaluate_retrieval`).
+
+    Returns:
+      The recall (0 when the validation slice is empty).
     """
     if not len(window.valid):
         return 0.0
     past = before_valid(window)
     as_test = dataclasses.replace(window, test=window.valid, history=past)
     k = 20 if 20 in cfg.ks else max(cfg.ks)
-    found = evaluate_retrieval(model, catalog, as_test, cfg, groups=("all",))
+    found = evaluate_retrieval(model, catalog, as_test, cfg, groups=("all",), seed=seed)
     return next((r["value"] for r in found if r["metric"] == "recall" and r["k"] == k), 0.0)
 
 

@@ -56,7 +56,8 @@ def tuned(model_cfg: ModelConfig, prepared: Prepared, train: pd.DataFrame, windo
       eval_cfg: evaluation settings (cut-offs, seen-item exclusion).
       current: the current window's training slice (see `tfrec_inc.models.factory.build`).
       seed: when given, ``tf.keras.utils.set_random_seed(seed)`` before each build, so
-        every point starts from the same random state (``ials``).
+        every point starts from the same random state (``ials``); also the seed of the
+        validation ranking's tie order (0 when not given).
 
     Returns:
       ``(model, chosen point)``; with an empty grid, the one model and ``{}`` (nothing
@@ -70,7 +71,9 @@ def tuned(model_cfg: ModelConfig, prepared: Prepared, train: pd.DataFrame, windo
         model = build(dataclasses.replace(model_cfg, **point), prepared, train, current=current)
         if len(points) == 1:
             return model, point
-        score = protocol.validation_recall(model, prepared.catalog, window, eval_cfg)
+        # Positional: tests stand in for validation_recall with ``lambda *a``.
+        score = protocol.validation_recall(model, prepared.catalog, window, eval_cfg,
+                                           0 if seed is None else seed)
         if best is None or score > best[0]:
             best = (score, model, point)
     assert best is not None  # a grid has at least one point

@@ -4,8 +4,9 @@ At window ``t`` the strategy says what to train on (`strategies.Strategy.update`
 model is rebuilt with grown vocabularies and warm-started from the previous one, or
 built fresh; it is trained through the shared fit loop, fused if the strategy fuses,
 optionally compressed, then scored on window ``t``'s test slice (and retention on earlier
-windows' test slices, which no update ever trains on: `tfrec_inc.evaluation.retention`). A computed baseline (``trained=False``) is instead built on
-the strategy's data at each update, its ``grid`` tuned on window ``t``'s validation slice
+windows' test slices, which no update ever trains on: `tfrec_inc.evaluation.retention`).
+A computed baseline (``trained=False``) is instead built on the strategy's data at each
+update (retrain strategies only), its ``grid`` tuned on window ``t``'s validation slice
 (`tfrec_inc.evaluation.selection`, chosen values recorded as ``param_<key>``). Each
 finished step is checkpointed, so ``--resume`` continues exactly where an interrupted
 run stopped.
@@ -16,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import time
 
-import numpy as np
 import pandas as pd
 import tensorflow as tf
 from tqdm.auto import tqdm
@@ -144,7 +144,7 @@ def _update(ctx: _Context, job: _Job, window: Window) -> tuple[TwoTower | None, 
     job.strategy.after_fit(model, train_ds)  # e.g. EWC's Fisher: part of the update cost
     served, job.model, info = job.strategy.fuse(
         previous, model,
-        lambda m: protocol.validation_recall(m, prepared.catalog, window, cfg.evaluation),
+        lambda m: protocol.validation_recall(m, prepared.catalog, window, cfg.evaluation, job.key.seed),
         ctx.rebuild(job.model_cfg))
     seconds = fitted.seconds + time.perf_counter() - after
     step = [record(k, v) for k, v in info.items()]

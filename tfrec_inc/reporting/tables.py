@@ -15,14 +15,16 @@ from tfrec_inc import atomic
 from tfrec_inc.reporting.render import Cell, CellLike, latex_table, markdown_table
 
 LOWER_IS_BETTER = {"rmse", "mae", "train_seconds"}
-COUNT_COLUMNS = {"users", "ratings"}  # group sizes: shown, never bold
+# Counts (group sizes, users scoring every candidate alike, candidate pool): shown, never bold.
+COUNT_COLUMNS = {"users", "ratings", "constant_users", "candidates", "cold_candidates"}
 GROUP_TITLES = {
     "all": "All users",
     "warm_users": "Warm users",
     "cold_users": "Cold users",
     "cold_items": "Cold items",
 }
-EXTRA_COLUMNS = ("users", "ratings", "rmse", "mae", "tfrs_top_k_accuracy@10", "tfrs_top_k_accuracy@100")
+EXTRA_COLUMNS = ("users", "ratings", "rmse", "mae", "tfrs_top_k_accuracy@10", "tfrs_top_k_accuracy@100",
+                 "constant_users", "candidates", "cold_candidates")
 
 
 def _column_name(metric: str, k) -> str:

@@ -235,8 +235,9 @@ class ServingModule(tf.Module):
         self.history_length = int(model.history_length)
         self.index_kind = index
         item_ids = np.array([""] + catalog.items.ids, dtype=object)
-        # Candidates in catalog order, so exact ties go to the lower catalog index, as in
-        # `tfrec_inc.evaluation.protocol.rank_items`.
+        # Candidates in catalog order, so exact ties go to the lower catalog index (the
+        # evaluation's `rank_items` orders ties by a seeded permutation instead; trained
+        # models' float scores practically never tie exactly).
         vectors = embed_items(model.item_tower, rows)
         self.num_items = len(rows)
         self.dim = int(vectors.shape[1])

@@ -64,7 +64,7 @@ class _Seeded:
         base = key.columns(self.cfg, percent)
         users: list[Record] = []
         found = protocol.evaluate_retrieval(model, self.target.catalog, self.target.windows[-1],
-                                            self.cfg.evaluation, per_user=users)
+                                            self.cfg.evaluation, per_user=users, seed=self.seed)
         self.out.extend(*with_columns(base, [*extra, *found], users))
 
 
@@ -178,7 +178,8 @@ def _fusion_score(job: _Seeded, scratch_fit: tuple[TwoTower, training.FitResult]
     scales = [score_scale(job.zero_shot, users, items), score_scale(scratch, users, items)]
     fused, best = tuned_ensemble(
         job.zero_shot, scratch, scales,
-        lambda m: protocol.validation_recall(m, catalog, job.target.windows[-1], job.cfg.evaluation))
+        lambda m: protocol.validation_recall(m, catalog, job.target.windows[-1], job.cfg.evaluation,
+                                             job.seed))
     extra = [*_cost(fitted, fitted.seconds + time.perf_counter() - start), record("fusion_weight", best)]
     job.emit("fusion_score", percent, fused, extra)
 
