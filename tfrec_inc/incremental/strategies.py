@@ -24,8 +24,10 @@ import tensorflow as tf
 from tfrec_inc.config import IncrementalConfig
 from tfrec_inc.data.vocab import Vocabulary
 from tfrec_inc.data.windows import Window, before_valid
+from tfrec_inc.incremental import distillation
 from tfrec_inc.models.base import TwoTower
 from tfrec_inc.models.fusion import average, score_scale, tuned_ensemble
+from tfrec_inc.models.ranking import RankingModel
 from tfrec_inc.models.retrieval import RetrievalModel
 from tfrec_inc.runtime import replica_share
 
@@ -189,10 +191,23 @@ class Replay(FineTune):
 class Distill(FineTune):
     """Fine-tune with knowledge distillation from the previous model.
 
-    Retrieval: ``weight · T² · Σ_rows KL(p_prev || p_new)`` between the previous and the
-    current model's in-batch softmax (temperature ``T``) over the batch's candidates,
-    summed over the batch like TFRS's retrieval loss. Ranking: ``weight · MSE(previous
-    prediction, prediction)``, a batch mean like the rating loss.
+    Only what the previous model (the teacher) was trained on is distilled: its output
+    for an id it never saw comes from the untrained row 0 (e.g. a zero user vector, so a
+    uniform softmax) and would pull the new model towards noise.
+
+    Retrieval: ``weight · T² · Σ_rows KL(p_prev || p_new)`` over the rows whose user the
+    teacher knows, between the teacher's and the student's in-batch softmax (temperature
+    ``T``) restricted to, and renormalised over, the candidates the teacher knows: the
+    teacher has no opinion on a new item, so the student may place it anywhere while
+    keeping the teacher's ranking of the known ones. (Dropping the rows whose positive is
+    new instead would discard those users' known-item preferences and still leave new
+    items among the other rows' candidates.) Summed over the kept rows like TFRS's
+    retrieval loss, so a kept row weighs the same at any batch size or share of new users.
+    Ranking: ``weight · MSE(previous prediction, prediction)``, the mean over rows whose
+    user and item the teacher both knows, like the rating loss.
+
+    A row or batch with nothing to distil adds 0. A tower without an id table has no
+    untrained row: its ids all count as known (the teacher's output is then content-based).
 
     Args:
       weight: weight of the distillation term.
@@ -211,21 +226,8 @@ class Distill(FineTune):
 
         def distill(features, outputs):
             if "predictions" in outputs:
-                teacher = tf.stop_gradient(previous(features))
-                # A mean: 1/R of it per replica (see `runtime.replica_share`); an empty
-                # replica slice (last, partial batch) adds 0, not NaN.
-                sq = tf.square(outputs["predictions"] - teacher)
-                mean = tf.where(tf.size(sq) > 0, tf.reduce_mean(sq), 0.0)
-                return weight * mean * replica_share()
-            t_scores = tf.matmul(previous.user_tower(features), previous.item_tower(features),
-                                 transpose_b=True)
-            s_scores = tf.matmul(outputs["users"], outputs["items"], transpose_b=True)
-            p_teacher = tf.stop_gradient(tf.nn.softmax(t_scores / temp))
-            log_student = tf.nn.log_softmax(s_scores / temp)
-            kl = tf.reduce_sum(p_teacher * (tf.math.log(p_teacher + 1e-12) - log_student), axis=-1)
-            # Summed over the batch like TFRS's retrieval loss, so the weight means the same
-            # at any batch size.
-            return weight * temp**2 * tf.reduce_sum(kl)
+                return weight * distillation.ranking(previous, features, outputs["predictions"])
+            return weight * temp**2 * distillation.retrieval(previous, features, outputs, temp)
 
         return distill
 
@@ -233,10 +235,19 @@ class Distill(FineTune):
 class EWC(FineTune):
     """Fine-tune with elastic weight consolidation to the previous model's weights.
 
-    Penalty ``weight/2 · Σ F (θ - θ*)²`` with θ* the previous weights and F the diagonal
-    empirical Fisher (mean squared batch gradients of the loss on the previous update's
-    data), or F = 1 in ``l2`` mode. Rows of ids added since get F = 0: nothing anchors
-    them. Written here because TFRS/Keras ship no EWC.
+    Penalty ``weight/2 · Σ F (θ - θ*)²`` with θ* the previous weights and F a diagonal
+    empirical Fisher, or F = 1 in ``l2`` mode. F is the mean over ``batches`` batches of
+    the previous update's data of the squared gradient of the model's task loss
+    (`RetrievalModel.task_loss`: summed over the batch; ranking: the batch mean), in
+    inference mode and without any penalty: a batch-gradient ("mean-reduced") estimate,
+    not per-example squared gradients, which would cost a backward pass per row (or a
+    [rows × parameters] Jacobian dominated by the id tables) in a step whose time is
+    recorded as update cost. Near the previous optimum the mean per-row gradient is ~0,
+    so the cross terms roughly cancel and the square of the summed gradient estimates
+    ``batch × E[g²]``, the per-example Fisher on the scale of the summed batch loss it is
+    added to (a batch-mean loss gives ``E[g²] / batch``; λ absorbs either scale). Rows of
+    ids added since get F = 0: nothing anchors them. Written here because TFRS/Keras ship
+    no EWC.
 
     Args:
       weight: λ.
@@ -254,6 +265,8 @@ class EWC(FineTune):
         if self.mode == "l2":
             self.fisher = [np.ones(w.shape, np.float32) for w in model.trainable_weights]
             return
+        if not isinstance(model, RetrievalModel | RankingModel):
+            raise TypeError(f"ewc needs a trained two-tower model, not {type(model).__name__}")
         sums = [np.zeros(w.shape, np.float32) for w in model.trainable_weights]
         # Outside a replica a distributed model reads each variable's first local copy:
         # differentiate with respect to that copy (whole batches on one device).
@@ -262,7 +275,10 @@ class EWC(FineTune):
         n = 0
         for batch in data.take(self.batches):
             with tf.GradientTape() as tape:
-                loss = model.compute_loss(batch, training=True)
+                # The task loss only, in inference mode: the penalties attached for the
+                # update just trained (this strategy's own, anchored to the model before
+                # it) are not the data's likelihood, and id dropout would make F random.
+                loss = model.task_loss(batch, training=False)
             grads = tape.gradient(loss, sources)
             for acc, g in zip(sums, grads, strict=True):
                 if g is not None:

@@ -62,13 +62,27 @@ class RankingModel(tfrs.Model):
 
     def compute_loss(self, features: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         predictions = self(features, training=training)
-        # Outside a replica step (e.g. EWC's Fisher pass under a strategy) the synced RMSE
-        # metric cannot be updated; it is not needed there either.
-        loss = self.task(labels=features["rating"], predictions=predictions,
-                         compute_metrics=not tf.distribute.in_cross_replica_context())
-        # Replica gradients are summed: each replica's mean counts 1/R (R = replicas), and
-        # an empty replica slice (the last, partial batch) adds nothing instead of NaN.
-        loss = tf.where(tf.size(predictions) > 0, loss, 0.0) * replica_share()
+        # Outside a replica step the synced RMSE metric cannot be updated; not needed there.
+        loss = self._task(features, predictions, not tf.distribute.in_cross_replica_context())
         for penalty in self.penalties:
             loss += penalty(features, {"predictions": predictions})
         return loss
+
+    def task_loss(self, features: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
+        """The rating MSE alone: no strategy penalties, no metric updates (EWC's Fisher).
+
+        Args:
+          features: a batch with ``"rating"``.
+          training: run the towers in training mode (id dropout on).
+
+        Returns:
+          The scalar batch-mean loss (times `replica_share`).
+        """
+        return self._task(features, self(features, training=training), False)
+
+    def _task(self, features: dict[str, tf.Tensor], predictions: tf.Tensor, metrics: bool) -> tf.Tensor:
+        """TFRS's rating loss of ``predictions``."""
+        loss = self.task(labels=features["rating"], predictions=predictions, compute_metrics=metrics)
+        # Replica gradients are summed: each replica's mean counts 1/R (R = replicas), and
+        # an empty replica slice (the last, partial batch) adds nothing instead of NaN.
+        return tf.where(tf.size(predictions) > 0, loss, 0.0) * replica_share()

@@ -78,6 +78,29 @@ class RetrievalModel(tfrs.Model):
         return self.user_tower.history_length
 
     def compute_loss(self, features: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
+        loss, outputs = self._task(features, training, metrics=not training)
+        for penalty in self.penalties:
+            loss += penalty(features, outputs)
+        return loss
+
+    def task_loss(self, features: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
+        """The in-batch softmax loss alone: no strategy penalties, no metric updates.
+
+        EWC's Fisher is the gradient of this: a penalty (its own, from the update that
+        trained the model) would otherwise leak into the importance of every weight.
+
+        Args:
+          features: a batch (``"user"``, ``"item"``, optional ``"history"``).
+          training: run the towers in training mode (id dropout on).
+
+        Returns:
+          The scalar loss, summed over the batch like TFRS's.
+        """
+        return self._task(features, training, metrics=False)[0]
+
+    def _task(self, features: dict[str, tf.Tensor], training: bool,
+              metrics: bool) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+        """TFRS's retrieval loss and the tower outputs the penalties read."""
         users = self.user_tower(features, training=training)
         items = self.item_tower(features, training=training)
         probability = None
@@ -92,12 +115,9 @@ class RetrievalModel(tfrs.Model):
             candidates,
             candidate_sampling_probability=probability,
             candidate_ids=ids,
-            compute_metrics=not training,
+            compute_metrics=metrics,
         )
-        outputs = {"users": users, "items": items}
-        for penalty in self.penalties:
-            loss += penalty(features, outputs)
-        return loss
+        return loss, {"users": users, "items": items}
 
     def attach_topk_metric(self, candidates: tf.Tensor, ks=(1, 5, 10, 50, 100)) -> None:
         """Adds TFRS's FactorizedTopK top-K categorical accuracy over ``candidates``.
