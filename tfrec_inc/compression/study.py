@@ -32,7 +32,6 @@ from tfrec_inc.compression.latency import single_query_latency
 from tfrec_inc.compression.size import blobs_size, constant_bytes, saved_model_size
 from tfrec_inc.compression.variants import Compressed, FineTuneData, compress
 from tfrec_inc.config import ExperimentConfig, ModelConfig
-from tfrec_inc.data.windows import make_dataset
 from tfrec_inc.evaluation import protocol
 from tfrec_inc.models import training
 from tfrec_inc.models.factory import build
@@ -73,10 +72,8 @@ def _job(cfg: ExperimentConfig, prepared: Prepared, model_cfg: ModelConfig, seed
     length = model.history_length
     data = FineTuneData.from_frame(catalog, train, history, length, model_cfg, seed,
                                    comp.calibration_examples)
-    valid_ds = None
-    if len(last.valid):
-        valid_ds = make_dataset(catalog.encode(last.valid, history, length), model_cfg.batch_size)
-    fitted = training.fit(model, data.dataset(), valid_ds, model_cfg, len(train), progress=not quiet,
+    monitor = protocol.validation_monitor(model_cfg.type, catalog, last, cfg.evaluation, history, seed)
+    fitted = training.fit(model, data.dataset(), monitor, model_cfg, len(train), progress=not quiet,
                           desc=f"{label} seed {seed}")
     # Requests as they would arrive: test-slice users with the history they had then.
     asked = last.test.sample(n=min(comp.latency_queries, len(last.test)), random_state=seed)

@@ -78,7 +78,9 @@ class ModelConfig:
       learning_rate: optimizer learning rate.
       batch_size: training batch size.
       epochs: maximum epochs per training run.
-      patience: early-stopping patience on validation loss (0: no early stopping).
+      patience: early stopping: epochs without a better validation score (Recall@20 of the
+        whole validation slice; minus RMSE for ranking) before training stops and the
+        best epoch is restored (0: no early stopping, every epoch runs).
       shuffle_buffer: shuffle buffer of the training pipeline.
       popularity: what a ``popularity`` model counts: ``window`` (interactions of the
         current window's training slice: the default and the behaviour before this key

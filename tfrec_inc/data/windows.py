@@ -254,3 +254,36 @@ def recent_fraction(train: pd.DataFrame, fraction: float, per_user: bool = False
 def before_valid(window: Window) -> pd.DataFrame:
     """Everything before the window's validation slice (all past windows + this train slice)."""
     return window.history.drop(index=window.valid.index)
+
+
+VALID_SPLIT_SEED = 1729  # fixed: the halves are a property of the data, not of a run
+
+
+def valid_halves(window: Window) -> tuple[Window, Window]:
+    """The window twice, with user-disjoint halves of its validation slice: ``(A, B)``.
+
+    One slice cannot both choose a model's epoch and tune something on that model (e.g. a
+    fusion weight): the tuning would favour whatever the first choice overfitted to. The
+    rule is fixed and seeded: the slice's distinct users, sorted, are permuted by
+    ``numpy.random.default_rng([VALID_SPLIT_SEED, window.index])``; the first ``ceil(n/2)``
+    are half A, the rest half B. Every model, strategy, seed and resumed run gets the same
+    halves. Each half also drops the other's rows from ``history``, so `before_valid` of
+    either half equals the window's: only the scored users differ. Use them for
+    validation only (``history`` no longer holds everything before ``test``).
+
+    Example:
+      >>> frame = pd.DataFrame({"user_id": [1, 2, 3, 1, 4, 5], "timestamp": range(6)})
+      >>> w = Window(0, frame[:1], frame[1:], frame[:0], frame)
+      >>> a, b = valid_halves(w)
+      >>> len(a.valid), len(b.valid)  # 5 distinct validation users: 3 + 2
+      (3, 2)
+      >>> set(a.valid["user_id"]) & set(b.valid["user_id"]), len(before_valid(a)) == len(before_valid(w))
+      (set(), True)
+    """
+    valid = window.valid
+    users = np.sort(valid["user_id"].unique())
+    order = np.random.default_rng([VALID_SPLIT_SEED, window.index]).permutation(len(users))
+    in_a = valid["user_id"].isin(users[order[: (len(users) + 1) // 2]])
+    a, b = valid[in_a], valid[~in_a]
+    return (dataclasses.replace(window, valid=a, history=window.history.drop(index=b.index)),
+            dataclasses.replace(window, valid=b, history=window.history.drop(index=a.index)))

@@ -25,7 +25,8 @@ Scoring is one matrix product per batch of users and `tf.math.top_k`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -302,6 +303,40 @@ def validation_recall(model, catalog: Catalog, window: Window, cfg: EvaluationCo
     k = 20 if 20 in cfg.ks else max(cfg.ks)
     found = evaluate_retrieval(model, catalog, as_test, cfg, groups=("all",), seed=seed)
     return next((r["value"] for r in found if r["metric"] == "recall" and r["k"] == k), 0.0)
+
+
+def validation_monitor(model_type: str, catalog: Catalog, window: Window, cfg: EvaluationConfig,
+                       row_history: np.ndarray | None = None, seed: int = 0) -> Callable[[Any], float] | None:
+    """What early stopping watches (`tfrec_inc.models.training.fit`): higher is better.
+
+    The model itself is scored on the whole validation slice, so neither the last batch's
+    size nor a strategy's penalty terms (EWC, distillation) enter the value.
+
+    Args:
+      model_type: ``ranking`` (rating models) or a retrieval type.
+      catalog: the dataset's catalog.
+      window: the window whose validation slice is scored (e.g. one of
+        `tfrec_inc.data.windows.valid_halves`).
+      cfg: evaluation settings.
+      row_history: per-row item history (rating models with history towers), or None.
+      seed: tie-breaking seed of the validation ranking (the run's).
+
+    Returns:
+      ``monitor(model) -> float``: `validation_recall` for retrieval models, minus the
+      validation RMSE for rating models; None when the slice is empty (every epoch runs).
+    """
+    if not len(window.valid):
+        return None
+    if model_type != "ranking":
+        return lambda model: validation_recall(model, catalog, window, cfg, seed)
+    as_test = dataclasses.replace(window, test=window.valid, history=before_valid(window))
+    only_all = dataclasses.replace(cfg, groups=["all"])
+
+    def minus_rmse(model) -> float:
+        found = evaluate_ranking(model, catalog, as_test, only_all, row_history)
+        return -next((r["value"] for r in found if r["metric"] == "rmse"), np.inf)
+
+    return minus_rmse
 
 
 def evaluate_tfrs_topk(model, catalog: Catalog, window: Window, row_history: np.ndarray | None = None,

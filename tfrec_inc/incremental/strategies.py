@@ -89,6 +89,15 @@ class Strategy(abc.ABC):
         """Reads back what `state` returned (called when a run resumes); default: nothing."""
         return None
 
+    def tunes_on_validation(self, previous: TwoTower | None, model: TwoTower) -> bool:
+        """Whether `fuse` will tune on validation data (default: no).
+
+        When it does, the study early-stops the update on half A of the window's
+        validation slice and hands `fuse` a ``tune`` on half B
+        (`tfrec_inc.data.windows.valid_halves`); otherwise early stopping sees it all.
+        """
+        return False
+
     def fuse(self, previous: TwoTower | None, model: TwoTower, tune: Tune,
              build: Rebuild) -> tuple[TwoTower, TwoTower, dict[str, float]]:
         """The model to serve after an update, and the one to carry to the next update.
@@ -96,7 +105,8 @@ class Strategy(abc.ABC):
         Args:
           previous: the model before this update (None at the base window).
           model: the model just trained.
-          tune: ``tune(candidate) -> float``, the candidate's validation Recall@20.
+          tune: ``tune(candidate) -> float``, the candidate's validation Recall@20 (on
+            half B of the validation slice when `tunes_on_validation` said so).
           build: ``build(vocabs) -> untrained model`` of this architecture.
 
         Returns:
@@ -317,8 +327,12 @@ class FusionScore(FineTune):
     """Fine-tune, then serve a score-level ensemble of the previous and the new model.
 
     The weight of the previous model comes from config or, when null, is the best of
-    0, 0.25, 0.5 and 0.75 on the window's validation slice. The fine-tuned model (not
-    the ensemble) is carried to the next update.
+    `tfrec_inc.models.fusion.WEIGHT_GRID` (0: the new model alone, ..., 1: the previous
+    one alone). A tuned weight is chosen on half B of the window's validation slice while
+    the update early-stops on half A (`tfrec_inc.data.windows.valid_halves`, see
+    `tunes_on_validation`), so the weight is not tuned on the users the new model's
+    epoch was picked for. The fine-tuned model (not the ensemble) is carried to the next
+    update.
 
     Args:
       weight: weight of the previous model, or None to tune it.
@@ -328,6 +342,9 @@ class FusionScore(FineTune):
 
     def __init__(self, weight: float | None = None) -> None:
         self.weight = weight
+
+    def tunes_on_validation(self, previous: TwoTower | None, model: TwoTower) -> bool:
+        return self.weight is None and previous is not None and isinstance(model, RetrievalModel)
 
     def fuse(self, previous: TwoTower | None, model: TwoTower, tune: Tune,
              build: Rebuild) -> tuple[TwoTower, TwoTower, dict[str, float]]:

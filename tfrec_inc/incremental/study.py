@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from tfrec_inc import config as config_lib
 from tfrec_inc.config import ExperimentConfig, ModelConfig
-from tfrec_inc.data.windows import Window
+from tfrec_inc.data.windows import Window, valid_halves
 from tfrec_inc.evaluation import protocol, retention, selection
 from tfrec_inc.incremental import strategies
 from tfrec_inc.models import training
@@ -137,19 +137,25 @@ def _update(ctx: _Context, job: _Job, window: Window) -> tuple[TwoTower | None, 
     penalty = job.strategy.penalty(previous, model)
     if penalty is not None:
         model.penalties.append(penalty)
+    stop_on = tune_on = window
+    if job.strategy.tunes_on_validation(previous, model):
+        # A weight tuned on the users the epoch was chosen for would favour the new model.
+        stop_on, tune_on = valid_halves(window)
+    monitor = protocol.validation_monitor(job.model_cfg.type, prepared.catalog, stop_on, cfg.evaluation,
+                                          prepared.row_history, job.key.seed)
     fitted, train_ds = training.fit_frames(
-        model, prepared.catalog, update.data, window.valid, prepared.row_history, job.model_cfg,
+        model, prepared.catalog, update.data, monitor, prepared.row_history, job.model_cfg,
         step_seed, progress=not ctx.quiet, desc=f"window {t}")
     after = time.perf_counter()
     job.strategy.after_fit(model, train_ds)  # e.g. EWC's Fisher: part of the update cost
     served, job.model, info = job.strategy.fuse(
         previous, model,
-        lambda m: protocol.validation_recall(m, prepared.catalog, window, cfg.evaluation, job.key.seed),
+        lambda m: protocol.validation_recall(m, prepared.catalog, tune_on, cfg.evaluation, job.key.seed),
         ctx.rebuild(job.model_cfg))
     seconds = fitted.seconds + time.perf_counter() - after
     step = [record(k, v) for k, v in info.items()]
     step += [record("train_seconds", seconds), record("train_examples", fitted.examples),
-             record("epochs", fitted.epochs)]
+             record("epochs", fitted.epochs), record("best_epoch", fitted.best_epoch)]
     if cfg.compression.after_update is not None and job.model_cfg.type == "retrieval":
         served, extra = _compress(ctx, job.model_cfg, served, update.data, step_seed)
         step += extra

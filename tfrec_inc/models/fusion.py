@@ -94,7 +94,9 @@ class ScoreEnsemble(tf.keras.Model):
         self.penalties: list = []
 
 
-WEIGHT_GRID = (0.0, 0.25, 0.5, 0.75)
+# The first model's weight. Both ends belong in the grid: 0.0 serves the second model
+# alone, 1.0 the first alone (e.g. the previous model when the update made things worse).
+WEIGHT_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 def tuned_ensemble(first: TwoTower, second: TwoTower, scales: Sequence[float],
@@ -105,9 +107,11 @@ def tuned_ensemble(first: TwoTower, second: TwoTower, scales: Sequence[float],
     Args:
       first, second: trained retrieval models.
       scales: their score spreads (see `score_scale`).
-      tune: ``tune(candidate) -> float`` validation quality of a candidate ensemble.
+      tune: ``tune(candidate) -> float`` validation quality of a candidate ensemble, on
+        data neither model chose its epoch on (e.g. half B of
+        `tfrec_inc.data.windows.valid_halves` when early stopping watched half A).
       weight: the first model's weight; None picks the best of `WEIGHT_GRID` by ``tune``
-        (ties go to the smaller weight).
+        (ties go to the smaller weight, i.e. towards the second model).
 
     Returns:
       ``(ensemble, weight)``.

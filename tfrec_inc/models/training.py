@@ -1,4 +1,4 @@
-"""The one training loop: Keras ``fit`` with early stopping on a validation slice, timed.
+"""The one training loop: Keras ``fit`` with early stopping on a validation monitor, timed.
 
 Every study trains through `fit` / `fit_frames` (incremental updates, transfer source
 and target models, compression fine-tuning), so epochs, early stopping and timing mean
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +21,11 @@ from tfrec_inc.config import ModelConfig
 from tfrec_inc.data.catalog import Catalog
 from tfrec_inc.data.windows import make_dataset
 
+# ``monitor(model) -> float``: the model's quality on a validation slice, higher is better.
+# The evaluation layer (above this one) supplies it, e.g. full-ranking validation Recall@20.
+Monitor = Callable[[Any], float]
+MONITORED = "val_monitor"  # the logs key `BestEpoch` writes (for the bar and History)
+
 
 @dataclasses.dataclass(frozen=True)
 class FitResult:
@@ -26,17 +33,22 @@ class FitResult:
 
     Attributes:
       epochs: epochs actually run (early stopping may cut them short).
-      seconds: wall time of ``fit``.
+      seconds: wall time of ``fit`` (the per-epoch monitor calls included).
       examples: training examples processed (epochs × slice size).
+      best_epoch: the 1-based epoch whose weights the model ends with: the monitor's best
+        (the first of ties) when early stopping ran, else the last epoch.
+      monitor_seconds: the part of ``seconds`` spent in monitor calls.
     """
 
     epochs: int
     seconds: float
     examples: int
+    best_epoch: int = 0
+    monitor_seconds: float = 0.0
 
 
 class _EpochBar(tf.keras.callbacks.Callback):
-    """A tqdm bar over epochs that shows the latest losses."""
+    """A tqdm bar over epochs that shows the latest loss and monitored value."""
 
     def __init__(self, epochs: int, desc: str) -> None:
         super().__init__()
@@ -44,7 +56,7 @@ class _EpochBar(tf.keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        shown = {k: f"{v:.4g}" for k, v in logs.items() if k in ("loss", "val_loss")}
+        shown = {k: f"{v:.4g}" for k, v in logs.items() if k in ("loss", MONITORED)}
         self.bar.set_postfix(shown)
         self.bar.update(1)
 
@@ -52,25 +64,70 @@ class _EpochBar(tf.keras.callbacks.Callback):
         self.bar.close()
 
 
+class BestEpoch(tf.keras.callbacks.Callback):
+    """Early stopping on ``monitor(model)`` (higher is better), restoring the best epoch.
+
+    Keras's ``EarlyStopping(monitor="val_loss")`` cannot be used: TFRS's ``test_step``
+    returns the raw per-batch loss and ``evaluate`` keeps the last step's logs, so
+    ``val_loss`` is the loss of the final, partial validation batch, penalty terms
+    included. The monitor here scores the whole model on the whole slice instead.
+
+    Unlike ``EarlyStopping``, the best weights are restored also when training runs out of
+    epochs, so the model always ends at its best monitored epoch.
+
+    Args:
+      monitor: ``monitor(model) -> float``, called after every epoch.
+      patience: epochs without strict improvement before training stops (>= 1).
+    """
+
+    def __init__(self, monitor: Monitor, patience: int) -> None:
+        super().__init__()
+        self.monitor, self.patience = monitor, patience
+        self.scores: list[float] = []
+        self.best, self.best_epoch = -np.inf, 0
+        self.seconds = 0.0
+        self._best_weights: list[np.ndarray] | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        start = time.perf_counter()
+        score = float(self.monitor(self.model))
+        self.seconds += time.perf_counter() - start
+        self.scores.append(score)
+        if logs is not None:
+            logs[MONITORED] = score
+        if score > self.best:  # strict: ties keep the earlier (less trained) epoch
+            self.best, self.best_epoch = score, len(self.scores)
+            self._best_weights = self.model.get_weights()
+        elif len(self.scores) - self.best_epoch >= self.patience:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self._best_weights is not None and self.best_epoch != len(self.scores):
+            self.model.set_weights(self._best_weights)
+
+
 def fit(
     model: tf.keras.Model,
     train: tf.data.Dataset,
-    valid: tf.data.Dataset | None,
+    monitor: Monitor | None,
     cfg: ModelConfig,
     num_examples: int,
     progress: bool = True,
     desc: str = "train",
     callbacks: list[tf.keras.callbacks.Callback] | None = None,
 ) -> FitResult:
-    """Trains ``model`` for up to ``cfg.epochs``, early-stopping on validation loss.
+    """Trains ``model`` for up to ``cfg.epochs``, early-stopping on ``monitor``.
 
-    With a validation set and ``cfg.patience > 0``, training stops after ``patience``
-    epochs without improvement and the best epoch's weights are restored.
+    With a monitor and ``cfg.patience > 0``, ``monitor(model)`` is called after every
+    epoch; training stops after ``patience`` epochs without improvement and the best
+    epoch's weights are restored (`BestEpoch`). Otherwise every epoch runs.
 
     Args:
       model: a compiled TFRS model.
       train: batched training data.
-      valid: batched validation data, or None.
+      monitor: ``monitor(model) -> float``, validation quality, higher is better (e.g.
+        ``lambda m: protocol.validation_recall(m, catalog, window, cfg.evaluation)``); None
+        when there is no validation data.
       cfg: the model config (epochs, patience).
       num_examples: size of the training slice (for the examples count).
       progress: show a tqdm bar over epochs.
@@ -79,43 +136,46 @@ def fit(
 
     Returns:
       A `FitResult`.
+
+    Raises:
+      TypeError: ``monitor`` is not callable (e.g. a validation dataset, as this argument
+        used to be: Keras's last-batch ``val_loss`` is no longer used).
     """
+    if monitor is not None and not callable(monitor):
+        raise TypeError(f"monitor must be a callable model -> float, got {type(monitor).__name__}")
     callbacks = list(callbacks or [])
-    if valid is not None and cfg.patience > 0:
-        callbacks.append(
-            tf.keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=cfg.patience, restore_best_weights=True
-            )
-        )
+    stopper = BestEpoch(monitor, cfg.patience) if monitor is not None and cfg.patience > 0 else None
+    if stopper is not None:
+        callbacks.append(stopper)
     if progress:
-        callbacks.append(_EpochBar(cfg.epochs, desc))
+        callbacks.append(_EpochBar(cfg.epochs, desc))  # after the stopper: it shows its score
     start = time.perf_counter()
-    history = model.fit(
-        train, validation_data=valid, epochs=cfg.epochs, callbacks=callbacks, verbose=0
-    )
+    history = model.fit(train, epochs=cfg.epochs, callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - start
     epochs = len(history.history.get("loss", []))
-    return FitResult(epochs=epochs, seconds=seconds, examples=epochs * num_examples)
+    best = stopper.best_epoch if stopper is not None and stopper.best_epoch else epochs
+    return FitResult(epochs=epochs, seconds=seconds, examples=epochs * num_examples, best_epoch=best,
+                     monitor_seconds=stopper.seconds if stopper is not None else 0.0)
 
 
 def fit_frames(
     model: tf.keras.Model,
     catalog: Catalog,
     train: pd.DataFrame,
-    valid: pd.DataFrame | None,
+    monitor: Monitor | None,
     row_history: np.ndarray | None,
     cfg: ModelConfig,
     seed: int,
     progress: bool = True,
     desc: str = "train",
 ) -> tuple[FitResult, tf.data.Dataset]:
-    """`fit` on interaction frames: encodes them into shuffled / plain `tf.data` batches first.
+    """`fit` on an interaction frame: encodes it into shuffled `tf.data` batches first.
 
     Args:
       model: a compiled TFRS model.
       catalog: the dataset's `tfrec_inc.data.catalog.Catalog`.
       train: training interactions (``user_id``, ``item_id``, ``timestamp``, ...).
-      valid: validation interactions (early stopping), or None / empty for none.
+      monitor: validation quality for early stopping, or None (see `fit`).
       row_history: per-row item history for history-pooling towers, or None.
       cfg: the model config (batch size, shuffle buffer, epochs, patience).
       seed: the shuffling seed.
@@ -124,23 +184,23 @@ def fit_frames(
     Returns:
       ``(FitResult, training dataset)``: the dataset for follow-up passes (e.g. EWC's Fisher).
 
-    Example (one epoch on a tiny domain's first window):
+    Example (up to three epochs on a tiny domain's first window, early-stopped on its
+    validation Recall@20):
       >>> from tfrec_inc import config
+      >>> from tfrec_inc.evaluation import protocol
       >>> from tfrec_inc.models.factory import build
       >>> from tfrec_inc.prepare import prepare
       >>> cfg = config.from_dict({"data": {"options": {"num_users": 60, "num_items": 40,
-      ...     "num_interactions": 600}}, "windows": {"num_windows": 2}, "models": [{"epochs": 1}]})
+      ...     "num_interactions": 600}}, "windows": {"num_windows": 2}, "models": [{"epochs": 3}]})
       >>> prepared = prepare(cfg)
       >>> window = prepared.windows[0]
       >>> model = build(cfg.models[0], prepared, window.train)
-      >>> fitted, ds = fit_frames(model, prepared.catalog, window.train, window.valid, None,
+      >>> recall = lambda m: protocol.validation_recall(m, prepared.catalog, window, cfg.evaluation)
+      >>> fitted, ds = fit_frames(model, prepared.catalog, window.train, recall, None,
       ...                         cfg.models[0], seed=0, progress=False)
-      >>> fitted.epochs, fitted.examples == len(window.train)
-      (1, True)
+      >>> 1 <= fitted.best_epoch <= fitted.epochs <= 3, fitted.examples == fitted.epochs * len(window.train)
+      (True, True)
     """
     enc = catalog.encode(train, row_history, model.history_length)
     train_ds = make_dataset(enc, cfg.batch_size, shuffle=True, seed=seed, shuffle_buffer=cfg.shuffle_buffer)
-    valid_ds = None
-    if valid is not None and len(valid):
-        valid_ds = make_dataset(catalog.encode(valid, row_history, model.history_length), cfg.batch_size)
-    return fit(model, train_ds, valid_ds, cfg, len(train), progress=progress, desc=desc), train_ds
+    return fit(model, train_ds, monitor, cfg, len(train), progress=progress, desc=desc), train_ds

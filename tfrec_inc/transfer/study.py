@@ -102,7 +102,9 @@ def _pretrain(job: _Seeded, source: Prepared, quiet: bool) -> None:
     tf.keras.utils.set_random_seed(job.seed)
     s_train = source.train_before_valid()
     job.source_model = build(job.model_cfg, source, s_train)
-    training.fit_frames(job.source_model, source.catalog, s_train, source.windows[-1].valid,
+    monitor = protocol.validation_monitor(job.model_cfg.type, source.catalog, source.windows[-1],
+                                          job.cfg.evaluation, source.row_history, job.seed)
+    training.fit_frames(job.source_model, source.catalog, s_train, monitor,
                         source.row_history, job.model_cfg, job.seed, progress=not quiet, desc="source")
     # Zero-shot: no target ids at all, so only the content paths score.
     job.zero_shot = job.model(job.train, (Vocabulary(), Vocabulary()))
@@ -146,6 +148,8 @@ def _train_modes(job: _Seeded, subset: pd.DataFrame, percent: int, quiet: bool
     modes, target = job.cfg.transfer.modes, job.target
     needed = {"scratch": "fusion_score" in modes, "fine_tune": "fusion_weights" in modes}
     trained = {}
+    monitor = protocol.validation_monitor(job.model_cfg.type, target.catalog, target.windows[-1],
+                                          job.cfg.evaluation, target.row_history, job.seed)
     for mode in TRAINED_MODES:
         if mode not in modes and not needed.get(mode, False):
             continue
@@ -158,7 +162,7 @@ def _train_modes(job: _Seeded, subset: pd.DataFrame, percent: int, quiet: bool
         if mode == "freeze_text":
             freeze_text(model)
             model.compile(optimizer(job.model_cfg))  # Keras reads `trainable` at compile
-        fitted, _ = training.fit_frames(model, target.catalog, subset, target.windows[-1].valid,
+        fitted, _ = training.fit_frames(model, target.catalog, subset, monitor,
                                         target.row_history, job.model_cfg, step_seed,
                                         progress=not quiet, desc=f"{mode} {percent}%")
         trained[mode] = (model, fitted)
