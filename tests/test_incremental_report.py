@@ -17,6 +17,7 @@ from scipy import stats as scipy_stats  # noqa: E402
 from tfrec_inc import results  # noqa: E402
 from tfrec_inc.cli import main  # noqa: E402
 from tfrec_inc.errors import DataError  # noqa: E402
+from tfrec_inc.evaluation import stats  # noqa: E402
 from tfrec_inc.evaluation.stats import mean_ci, paired_test  # noqa: E402
 from tfrec_inc.reporting import incremental, plots  # noqa: E402
 
@@ -176,7 +177,7 @@ def test_window_zero_values_do_not_matter():
 def test_markdown_cells_bold_and_header():
     text = incremental.markdown(_metrics(), None)
     assert "over 2 seed(s)" in text and "windows 1–2" in text and "window 0" in text
-    assert "No per-user values: no significance test." in text
+    assert "No per-user values: no confidence intervals and no significance test." in text
     assert "†" not in text.split("\n\n", 1)[1]  # no marks in the table without per-user values
     header = next(line for line in text.splitlines() if line.startswith("| strategy"))
     assert "ml-100k · recall@20" in header and "synthetic · time vs full_retrain" in header
@@ -196,25 +197,81 @@ def test_markdown_cells_bold_and_header():
 def test_significance_marks_only_where_per_user_differs():
     per_user = _per_user()
     table = incremental.summary(_metrics(), per_user)
-    # The p-value is Wilcoxon over matched (seed, window >= 1, user) pairs.
-    late = per_user[(per_user["window"] >= 1) & (per_user["metric"] == "recall")]
-    key = ["seed", "window", "user"]
-    pairs = late[late["strategy"] == "full_retrain"].merge(late[late["strategy"] == "fine_tune"], on=key)
-    expected = scipy_stats.wilcoxon(pairs["value_x"], pairs["value_y"], zero_method="wilcox").pvalue
-    assert len(pairs) == 2 * 2 * 30
-    assert table.loc["full_retrain", ("ml-100k", "recall@20", "p")] == pytest.approx(expected, rel=1e-9,
-                                                                                       abs=0)
+    # p is the Holm-adjusted paired cluster-bootstrap p over seed-averaged (window >= 1, user)
+    # pairs: the lift is 0.05 + U(0, 0.01) on every user, so full_retrain differs; static ties.
+    assert table.loc["full_retrain", ("ml-100k", "recall@20", "p")] < 1e-6
     assert table.loc["static", ("ml-100k", "recall@20", "p")] == 1.0
     assert np.isnan(table.loc["fine_tune", ("ml-100k", "recall@20", "p")])
+    comparisons = pd.DataFrame(table.attrs["comparisons"])
+    assert len(comparisons) == 4 and set(comparisons["kind"]) == {"reference"}  # 2 rows x 2 metrics
+    lift = comparisons[(comparisons["strategy"] == "full_retrain") & (comparisons["metric"] == "recall")]
+    late = per_user[(per_user["window"] >= 1) & (per_user["metric"] == "recall")]
+    by = late.groupby("strategy")["value"].mean()
+    assert lift["diff"].iloc[0] == pytest.approx(by["full_retrain"] - by["fine_tune"], abs=1e-12)
+    assert lift["low"].iloc[0] < lift["diff"].iloc[0] < lift["high"].iloc[0]
 
-    rows = _md_rows(incremental.markdown(_metrics(), per_user))
-    assert rows["full_retrain"][0] == "**0.3300 ± 0.0283**†"
-    assert rows["static"][0] == "0.1100 ± 0.0141"                    # identical per-user values
-    assert rows["fine_tune"][0] == "0.2200 ± 0.0141"                  # the reference itself
+    text = incremental.markdown(_metrics(), per_user)
+    rows = _md_rows(text.split("## ")[0])
+    lifted = rows["full_retrain"][0]
+    assert lifted.startswith("**0.3300 ± 0.0283 [") and lifted.endswith("**†")
+    assert "†" not in rows["static"][0] and "†" not in rows["fine_tune"][0]  # tie; the reference
     assert not any("†" in r[1] for r in rows.values())                # ndcg identical everywhere
     assert not any("†" in c for r in rows.values() for c in r[4:])    # synthetic has no per-user file
+    assert rows["static"][4] == "**0.5000 ± 0.0000**"  # synthetic: no per-user values, no CI
+    assert "## Paired differences: ml-100k" in text and "Holm" in text
     tex = incremental.latex(_metrics(), per_user)
-    assert r"\textbf{0.3300 $\pm$ 0.0283}$^{\dagger}$" in tex
+    assert r"\textbf{0.3300 $\pm$ 0.0283 [" in tex and r"]}$^{\dagger}$" in tex
+
+
+def test_duplicated_seeds_do_not_shrink_p_values():
+    """The same per-user values under three seeds are one observation per (window, user).
+
+    Pairing (seed, window, user), as the Wilcoxon test did, tripled n and shrank p.
+    """
+    rng = np.random.default_rng(1)
+    rows = []
+    for user in range(12):
+        fine = float(rng.uniform(0.0, 0.5))
+        for strategy, value in (("fine_tune", fine), ("full_retrain", fine + float(rng.normal(0.02, 0.1)))):
+            rows.append(dict(experiment="study_ml", dataset="ml-100k", model="two_tower", strategy=strategy,
+                             seed=0, window=1, group="all", user=f"u{user}", metric="recall", k=20,
+                             value=value))
+    one = pd.DataFrame(rows)[results.PER_USER_COLUMNS]
+    three = pd.concat([one.assign(seed=s) for s in (0, 1, 2)], ignore_index=True)
+    metrics = _metrics(datasets=("ml-100k",))
+    p_one = incremental.summary(metrics, one).loc["full_retrain", ("ml-100k", "recall@20", "p")]
+    p_three = incremental.summary(metrics, three).loc["full_retrain", ("ml-100k", "recall@20", "p")]
+    assert 0.0 < p_one < 1.0
+    assert p_three == pytest.approx(p_one, rel=1e-12)  # the mean of 3 equal values: rounding only
+
+
+def test_baseline_rows_are_compared_with_every_trained_row():
+    per_user = _per_user()
+    tuned_users = per_user[per_user["strategy"] == "fine_tune"]
+    pop = tuned_users.assign(model="popularity", value=tuned_users["value"] / 2)
+    knn = tuned_users.assign(model="itemknn")  # = fine_tune: the best baseline
+    per_user = pd.concat([per_user, pop, knn], ignore_index=True)
+    metrics = _metrics(datasets=("ml-100k",))
+    tuned = metrics[metrics["strategy"] == "fine_tune"]
+    metrics = pd.concat([metrics, tuned.assign(model="popularity", value=tuned["value"] / 2),
+                         tuned.assign(model="itemknn")], ignore_index=True)
+    table = incremental.summary(metrics, per_user)
+    comparisons = pd.DataFrame(table.attrs["comparisons"])
+    versus = comparisons[comparisons["kind"] == "baseline"]
+    # 3 two_tower rows x 2 metrics, each against itemknn / fine_tune (highest baseline mean).
+    assert len(versus) == 6 and set(versus["model"]) == {"two_tower"}
+    assert set(zip(versus["vs_model"], versus["vs_strategy"], strict=True)) == {("itemknn", "fine_tune")}
+    same = versus[versus["strategy"] == "fine_tune"]
+    assert (same["diff"] == 0).all() and (same["p"] == 1).all()
+    # One Holm family: the reference comparisons of two_tower and the baseline ones together.
+    assert len(comparisons) == 4 + 6
+    np.testing.assert_allclose(comparisons["p_holm"], stats.holm(comparisons["p"]))
+    text = incremental.markdown(metrics, per_user)
+    assert "## Versus the best baseline: ml-100k" in text
+    start = "| two_tower / full_retrain | recall@20 | itemknn"
+    line = next(x for x in text.splitlines() if x.startswith(start))
+    assert line.split(" | ")[3].endswith("†")  # +0.055 on every user
+    assert "Every trained row is also compared with the baseline" in text
 
 
 def test_significance_mark_is_absent_when_values_are_identical():
@@ -222,8 +279,8 @@ def test_significance_mark_is_absent_when_values_are_identical():
     same = per_user[per_user["strategy"] == "fine_tune"].assign(strategy="full_retrain")
     per_user = pd.concat([per_user[per_user["strategy"] != "full_retrain"], same])
     text = incremental.markdown(_metrics(), per_user)
-    assert "†" not in text.split("\n\n", 1)[1]
-    assert "† = differs from fine_tune at p < 0.05" in text and "Wilcoxon signed-rank" in text
+    assert "†" not in text.split("\n\n", 1)[1].split("## ")[0].replace("† =", "")
+    assert "Holm-adjusted p < 0.05" in text and "cluster bootstrap over users" in text
 
 
 def test_latex_booktabs_with_dataset_multicolumns():
@@ -316,7 +373,7 @@ def test_cli_table_combines_studies(tmp_path):
     assert main(["table", *map(str, dirs), "--output", str(out)]) == 0
     text = (out / "table_incremental.md").read_text()
     assert "ml-100k · recall@20" in text and "synthetic · recall@20" in text
-    assert _md_rows(text)["full_retrain"][0] == "**0.3300 ± 0.0283**†"
+    assert _md_rows(text.split("## ")[0])["full_retrain"][0].endswith("**†")
     assert r"\multicolumn{4}{c}{synthetic}" in (out / "table_incremental.tex").read_text()
     assert (out / "table.md").is_file()
 

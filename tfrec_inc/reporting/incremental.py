@@ -6,33 +6,33 @@ model on earlier windows' held-out test samples) and the update time relative to
 t ≥ 1: window 0 is the base training every strategy shares, so including it would only
 pull every row towards the same number.
 
-Significance: recall@K and ndcg@K cells get a † when a paired test (Wilcoxon signed-rank
-by default) over the per-user values of matched (seed, window, user) pairs, windows ≥ 1,
-differs from the reference strategy (``fine_tune``) at p < alpha. Tests are two-sided and
-not corrected for multiple comparisons.
+With per-user values, recall@K and ndcg@K cells also show a 95 % confidence interval (a
+cluster bootstrap over users of the seed-averaged per-user values, `reporting.significance`)
+and get a † when their paired difference to the same model's reference strategy
+(``fine_tune``) has a Holm-adjusted p < alpha. Sections after the table list those
+differences and, for every trained row, the difference to the best baseline row (a computed
+model: popularity, itemknn, ...), all in one Holm family.
 """
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from tfrec_inc import atomic
-from tfrec_inc.errors import DataError
-from tfrec_inc.evaluation.stats import paired_test
+from tfrec_inc.reporting import significance
 from tfrec_inc.reporting.render import Cell, CellLike, latex_table, markdown_table
 
 STRATEGY_ORDER = ("static", "full_retrain", "sliding_retrain", "fine_tune", "replay", "distill", "ewc")
-MARKER = "†"
-STATS = ("mean", "std", "p")
-TESTED = ("recall", "ndcg")  # per-user values exist for these
+MARKER = significance.MARKER
+STATS = ("mean", "std", "low", "high", "p")
+TESTED = significance.TESTED
 MD_FILE = "table_incremental.md"
 TEX_FILE = "table_incremental.tex"
-METHOD_NAMES = {"wilcoxon": "Wilcoxon signed-rank test", "ttest": "paired t-test"}
 
 
 def _column_labels(frame: pd.DataFrame) -> dict[tuple[str, str], str]:
@@ -83,35 +83,27 @@ def _time_ratios(frame: pd.DataFrame, quality: pd.DataFrame, baseline: str) -> p
     return pd.Series(list(ratios.values()), index=index, dtype=float)
 
 
-def _p_values(per_user: pd.DataFrame, labels: dict, k: int, reference: str,
-              method: str) -> dict[tuple[str, str, str, str], float]:
-    """p-value of each (column, model, strategy, metric) against the reference strategy."""
-    pu = per_user[(per_user["group"] == "all") & per_user["metric"].isin(TESTED)
-                  & (pd.to_numeric(per_user["k"], errors="coerce") == k) & (per_user["window"] >= 1)]
+def _significance(per_user: pd.DataFrame, labels: dict, k: int, means: dict[tuple, float],
+                  ordered: list[tuple[str, str]], reference: str,
+                  baselines: Collection[str] | None) -> tuple[dict, pd.DataFrame]:
+    """Cell intervals ``{(column, model, strategy, metric): Interval}`` and the comparisons."""
+    pu = per_user[per_user["window"] >= 1]
     pu = pu.assign(column=[labels.get((e, d)) for e, d in zip(pu["experiment"], pu["dataset"],
                                                                 strict=True)])
-    pu = pu[pu["column"].notna()]  # studies that are not in the metrics frame
-    keys = ["seed", "window", "user"]
-    out = {}
-    for (column, model, metric), sub in pu.groupby(["column", "model", "metric"], sort=False):
-        ref = sub.loc[sub["strategy"] == reference, [*keys, "value"]]
-        if ref.empty:
-            continue
-        for strategy, other in sub.groupby("strategy", sort=False):
-            if strategy == reference:
-                continue
-            try:
-                pairs = other[[*keys, "value"]].merge(ref, on=keys, validate="one_to_one")
-            except pd.errors.MergeError:
-                raise DataError(
-                    f"per-user values: repeated (seed, window, user) for {column} {model} "
-                    f"{strategy} or {reference} {metric}@{k}"
-                ) from None
-            if not pairs.empty:
-                out[(column, model, strategy, metric)] = paired_test(
-                    pairs["value_x"].to_numpy(), pairs["value_y"].to_numpy(), method=method
-                )
-    return out
+    values = significance.user_values(pu[pu["column"].notna()], k)  # drop studies not in the frame
+    requests = significance.requests(values, means, ordered, reference, baselines)
+    return significance.row_intervals(values), significance.comparisons(values, requests)
+
+
+def _add_tested_cells(cells: dict, intervals: dict, comparison: pd.DataFrame,
+                      row_label: dict[tuple[str, str], str], names: dict[str, str]) -> None:
+    """Puts the rows' 95 % intervals and their Holm-adjusted p vs the reference into ``cells``."""
+    for (column, model, strategy, metric), found in intervals.items():
+        if (model, strategy) in row_label:
+            for stat, value in (("low", found.low), ("high", found.high)):
+                cells.setdefault((column, names[metric], stat), {})[row_label[(model, strategy)]] = value
+    for r in comparison[comparison["kind"] == "reference"].itertuples(index=False):
+        cells.setdefault((r.column, names[r.metric], "p"), {})[row_label[(r.model, r.strategy)]] = r.p_holm
 
 
 def _quality(frame: pd.DataFrame, k: int) -> pd.DataFrame:
@@ -152,7 +144,7 @@ def summary(
     reference: str = "fine_tune",
     baseline: str = "full_retrain",
     alpha: float = 0.05,
-    method: str = "wilcoxon",
+    baselines: Collection[str] | None = None,
 ) -> pd.DataFrame:
     """Strategies × (dataset, metric) summary of an incremental study, windows t ≥ 1.
 
@@ -165,17 +157,18 @@ def summary(
       frame: long-format metrics (`tfrec_inc.results.COLUMNS`), one or more studies.
       per_user: long per-user values (`tfrec_inc.results.PER_USER_COLUMNS`) or None.
       k: the cut-off of recall, ndcg and retention.
-      reference: the strategy every other one is tested against.
+      reference: the strategy every other one (of the same trained model) is tested against.
       baseline: the strategy whose update time is the unit of the time column.
-      alpha: significance level of the † marker.
-      method: the paired test, ``"wilcoxon"`` or ``"ttest"``.
+      alpha: significance level of the † marker (on Holm-adjusted p-values).
+      baselines: baseline (computed) model labels, or None (`significance.is_baseline`).
 
     Returns:
       Numeric frame indexed by row label, columns ``(dataset, name, stat)`` with name in
-      ``recall@K, ndcg@K, retention@K, time vs <baseline>`` and stat in ``mean, std, p``
-      (``p`` is the paired-test p-value, NaN when untested). ``attrs`` holds what the
-      renderings print in their header (seeds, windows, alpha, ...). Empty when there is
-      no recall@K/ndcg@K at windows ≥ 1.
+      ``recall@K, ndcg@K, retention@K, time vs <baseline>`` and stat in
+      ``mean, std, low, high, p``: the 95 % cluster-bootstrap interval and the Holm-adjusted
+      p vs ``reference`` (NaN when untested). ``attrs`` holds what the renderings print
+      (seeds, windows, alpha, ..., ``"comparisons"``: `significance.comparisons` records).
+      Empty when there is no recall@K/ndcg@K at windows ≥ 1.
 
     Example:
       >>> frame = pd.DataFrame({"experiment": "x", "dataset": "d", "model": "m", "group": "all", "k": 20,
@@ -208,21 +201,20 @@ def summary(
     if not ratios.empty:
         time_stats = ratios.groupby(level=["column", "model", "strategy"]).agg(["mean", "std"])
         cells.update(_stat_cells(time_stats, row_label, lambda key: time_name))
-
     tested = per_user is not None and not per_user.empty
-    if tested:
-        for (column, model, strategy, metric), p in _p_values(per_user, labels, k, reference,
-                                                                method).items():
-            if (model, strategy) in row_label:
-                cells.setdefault((column, names[metric], "p"), {})[row_label[(model, strategy)]] = p
+    comparison = pd.DataFrame(columns=significance.COMPARISON_COLUMNS)
+    if per_user is not None and tested:
+        intervals, comparison = _significance(per_user, labels, k, stats["mean"].to_dict(), ordered,
+                                              reference, baselines)
+        _add_tested_cells(cells, intervals, comparison, row_label, names)
 
     index = pd.Index([row_label[ms] for ms in ordered], name="model / strategy" if several else "strategy")
     order = [(c, n, s) for c in columns for n in (*names.values(), time_name) for s in STATS]
     table = pd.DataFrame({key: pd.Series(cells.get(key, {}), dtype=float) for key in order}, index=index)
     table.columns = pd.MultiIndex.from_tuples(order, names=["dataset", "column", "stat"])
-
     table.attrs = _attrs(quality, columns, list(names.values()), time_name, k=k, reference=reference,
-                         baseline=baseline, alpha=alpha, method=method, per_user=tested)
+                         baseline=baseline, alpha=alpha, per_user=tested,
+                         comparisons=comparison.to_dict("records"), row_labels=row_label)
     return table
 
 
@@ -255,19 +247,26 @@ def _header(table: pd.DataFrame) -> str:
         f"retention@{a['k']} = recall@{a['k']} of the updated model on held-out samples of earlier "
         f"windows' test slices. {a['time_column']} = update time summed over those windows, relative "
         f"to {a['baseline']} in the same seed (0 = no update). "
-        "Best mean per column in bold (highest metric, lowest non-zero time). "
+        "Highest mean per column in bold (lowest non-zero time): a ranking of means, not a "
+        "significance claim. "
     )
     if not a["per_user"]:
-        text += "No per-user values: no significance test."
-    elif not a["has_reference"]:
-        text += f"No {a['reference']} rows: no significance test."
-    else:
-        text += (
-            f"{MARKER} = differs from {a['reference']} at p < {a['alpha']:g} (two-sided "
-            f"{METHOD_NAMES.get(a['method'], a['method'])} over matched (seed, window, user) pairs of "
-            "per-user values; not corrected for multiple comparisons)."
-        )
+        return text + "No per-user values: no confidence intervals and no significance test."
+    text += significance.describe(a["alpha"]) + " "
+    kinds = {c["kind"] for c in a["comparisons"]}
+    text += (f"In the table, {MARKER} compares with {a['reference']} of the same model. "
+             if "reference" in kinds else f"No {a['reference']} rows to compare with. ")
+    text += ("Every trained row is also compared with the baseline (computed-model) row of highest "
+             "mean on that metric (below)." if "baseline" in kinds else "No baseline (computed-model) rows.")
     return text
+
+
+def _sections(table: pd.DataFrame) -> list[tuple[str, list[str], list[list[CellLike]]]]:
+    """The significance tables after the main one (`significance.sections`)."""
+    k = table.attrs["k"]
+    comparison = pd.DataFrame(table.attrs["comparisons"], columns=significance.COMPARISON_COLUMNS)
+    names = {m: f"{m}@{k}" for m in TESTED}
+    return significance.sections(comparison, names, table.attrs["row_labels"], table.attrs["alpha"])
 
 
 def _best(table: pd.DataFrame, column: str, name: str, decimals: int, lowest: bool) -> float | None:
@@ -297,6 +296,8 @@ def _cells(table: pd.DataFrame) -> list[list[CellLike]]:
                     continue
                 d = decimals[n]
                 text = f"{mean:.{d}f}" + ("" if pd.isna(std) else f" ± {std:.{d}f}")
+                if not pd.isna(row[(c, n, "low")]):
+                    text += " " + significance.interval_text(row[(c, n, "low")], row[(c, n, "high")], d)
                 bold = best[(c, n)] is not None and round(mean, d) == best[(c, n)]
                 mark = MARKER if not pd.isna(p) and p < a["alpha"] else ""
                 cells.append(Cell(text, bold=bool(bold), mark=mark))
@@ -313,14 +314,17 @@ def _layout(table: pd.DataFrame) -> tuple[list[str], list[str]]:
 def _markdown(table: pd.DataFrame) -> str:
     columns, names = _layout(table)
     header = [table.index.name] + [f"{c} · {n}" for c in columns for n in names]
-    return _header(table) + "\n\n" + markdown_table(header, _cells(table))
+    parts = [_header(table) + "\n\n" + markdown_table(header, _cells(table))]
+    parts += [f"## {title}\n\n" + markdown_table(h, rows) for title, h, rows in _sections(table)]
+    return "\n".join(parts)
 
 
 def _latex(table: pd.DataFrame) -> str:
     columns, names = _layout(table)
     header = [str(table.index.name)] + [n for _ in columns for n in names]
-    return latex_table(header, _cells(table), comments=textwrap.wrap(_header(table), 100),
+    main = latex_table(header, _cells(table), comments=textwrap.wrap(_header(table), 100),
                        groups=[(c, len(names)) for c in columns])
+    return "\n".join([main, *(latex_table(h, rows, comments=[title]) for title, h, rows in _sections(table))])
 
 
 def markdown(
@@ -330,16 +334,17 @@ def markdown(
     reference: str = "fine_tune",
     baseline: str = "full_retrain",
     alpha: float = 0.05,
-    method: str = "wilcoxon",
+    baselines: Collection[str] | None = None,
 ) -> str:
     """The `summary` as a Markdown table with an explanatory header line.
 
     Args:
-      frame, per_user, k, reference, baseline, alpha, method: as for `summary`.
+      frame, per_user, k, reference, baseline, alpha, baselines: as for `summary`.
 
     Returns:
-      Markdown text ("" when the summary is empty): best mean per column in bold, † on
-      recall/ndcg cells that differ significantly from ``reference``.
+      Markdown text ("" when the summary is empty): highest mean per column in bold, † on
+      recall/ndcg cells whose difference to ``reference`` is significant after Holm, then
+      the tables of paired differences (vs ``reference``, vs the best baseline).
 
     Example:
       >>> frame = pd.DataFrame({"experiment": "x", "dataset": "d", "model": "m", "group": "all", "k": 20,
@@ -349,7 +354,7 @@ def markdown(
       | full_retrain | **0.4000 ± 0.1414** | – | – | – |
       | fine_tune | 0.2000 ± 0.0000 | – | – | – |
     """
-    table = summary(frame, per_user, k, reference, baseline, alpha, method)
+    table = summary(frame, per_user, k, reference, baseline, alpha, baselines)
     return "" if table.empty else _markdown(table)
 
 
@@ -360,12 +365,12 @@ def latex(
     reference: str = "fine_tune",
     baseline: str = "full_retrain",
     alpha: float = 0.05,
-    method: str = "wilcoxon",
+    baselines: Collection[str] | None = None,
 ) -> str:
     """The `summary` as a LaTeX ``booktabs`` tabular, one ``\\multicolumn`` group per dataset.
 
     Args:
-      frame, per_user, k, reference, baseline, alpha, method: as for `summary`.
+      frame, per_user, k, reference, baseline, alpha, baselines: as for `summary`.
 
     Returns:
       LaTeX text ("" when the summary is empty); the explanation is in leading ``%``
@@ -378,7 +383,7 @@ def latex(
       >>> print(latex(frame).splitlines()[-4])
       full\\_retrain & \\textbf{0.4000 $\\pm$ 0.1414} & -- & -- & -- \\\\
     """
-    table = summary(frame, per_user, k, reference, baseline, alpha, method)
+    table = summary(frame, per_user, k, reference, baseline, alpha, baselines)
     return "" if table.empty else _latex(table)
 
 
@@ -390,6 +395,7 @@ def write(
     reference: str = "fine_tune",
     baseline: str = "full_retrain",
     alpha: float = 0.05,
+    baselines: Collection[str] | None = None,
 ) -> bool:
     """Writes ``table_incremental.md`` and ``table_incremental.tex`` for an incremental study.
 
@@ -397,7 +403,7 @@ def write(
       frame: long-format metrics of one or more studies.
       per_user: per-user values for the significance marks, or None.
       out_dir: the folder to write into (must exist).
-      k, reference, baseline, alpha: as for `summary`.
+      k, reference, baseline, alpha, baselines: as for `summary`.
 
     Returns:
       True when written; False (nothing written) unless the frame has at least two
@@ -416,7 +422,7 @@ def write(
     strategies = set(frame["strategy"])
     if len(strategies) < 2 or baseline not in strategies:
         return False
-    table = summary(frame, per_user, k, reference, baseline, alpha)
+    table = summary(frame, per_user, k, reference, baseline, alpha, baselines)
     if table.empty:
         return False
     out_dir = Path(out_dir)

@@ -7,7 +7,7 @@ reports never guess it from the metric values.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -15,23 +15,26 @@ import yaml
 
 from tfrec_inc import atomic
 from tfrec_inc.errors import DataError
-from tfrec_inc.reporting import compression, incremental, plots, tables, transfer
+from tfrec_inc.reporting import compression, incremental, plots, significance, tables, transfer
 
-Writer = Callable[[pd.DataFrame, pd.DataFrame | None, Path, Sequence[str], bool, bool], None]
+Writer = Callable[[pd.DataFrame, pd.DataFrame | None, Path, Sequence[str], bool, bool,
+                   Collection[str] | None], None]
 
 
 def _incremental(frame: pd.DataFrame, per_user: pd.DataFrame | None, out_dir: Path,
-                 columns: Sequence[str], write_tables: bool, write_plots: bool) -> None:
+                 columns: Sequence[str], write_tables: bool, write_plots: bool,
+                 baselines: Collection[str] | None) -> None:
     """Per-group tables, the incremental-study table, and the per-window curves."""
     if write_tables:
-        tables.write_tables(frame, out_dir, columns)
-        incremental.write(frame, per_user, out_dir)
+        tables.write_tables(frame, out_dir, columns, per_user, baselines)
+        incremental.write(frame, per_user, out_dir, baselines=baselines)
     if write_plots:
         plots.write_plots(frame, out_dir / "plots", per_window=True)
 
 
 def _transfer(frame: pd.DataFrame, per_user: pd.DataFrame | None, out_dir: Path,
-              columns: Sequence[str], write_tables: bool, write_plots: bool) -> None:
+              columns: Sequence[str], write_tables: bool, write_plots: bool,
+              baselines: Collection[str] | None) -> None:
     """The transfer table and learning curves; the generic reports of the full-target-data point."""
     if write_tables:
         transfer.write_table(frame, out_dir)
@@ -41,13 +44,15 @@ def _transfer(frame: pd.DataFrame, per_user: pd.DataFrame | None, out_dir: Path,
     # and curves describe the full-target-data point.
     frame = frame[frame["window"] == frame["window"].max()]
     if write_tables:
-        tables.write_tables(frame, out_dir, columns)
+        # The per-user values are matched to the frame's (experiment, window): this point only.
+        tables.write_tables(frame, out_dir, columns, per_user, baselines)
     if write_plots:
         plots.write_plots(frame, out_dir / "plots", per_window=False)
 
 
 def _compression(frame: pd.DataFrame, per_user: pd.DataFrame | None, out_dir: Path,
-                 columns: Sequence[str], write_tables: bool, write_plots: bool) -> None:
+                 columns: Sequence[str], write_tables: bool, write_plots: bool,
+                 baselines: Collection[str] | None) -> None:
     """The compression table (leading ``table.md``) and size-vs-recall plot; no per-window curves."""
     if write_plots:
         compression.write_plot(frame, out_dir / "plots")
@@ -63,10 +68,11 @@ def _compression(frame: pd.DataFrame, per_user: pd.DataFrame | None, out_dir: Pa
 
 
 def _generic(frame: pd.DataFrame, per_user: pd.DataFrame | None, out_dir: Path,
-             columns: Sequence[str], write_tables: bool, write_plots: bool) -> None:
+             columns: Sequence[str], write_tables: bool, write_plots: bool,
+             baselines: Collection[str] | None) -> None:
     """Any other study kind: the per-group tables and the recall-precision and per-window plots."""
     if write_tables:
-        tables.write_tables(frame, out_dir, columns)
+        tables.write_tables(frame, out_dir, columns, per_user, baselines)
     if write_plots:
         plots.write_plots(frame, out_dir / "plots", per_window=True)
 
@@ -82,7 +88,7 @@ STUDIES: dict[str, Writer] = {
 
 def write_reports(frame: pd.DataFrame, per_user: pd.DataFrame | None, out_dir: str | Path,
                   columns: Sequence[str], *, study: str, write_tables: bool = True,
-                  write_plots: bool = True) -> None:
+                  write_plots: bool = True, baselines: Collection[str] | None = None) -> None:
     """Writes the tables (``table*.md/.tex``) and/or the plots (``plots/``) of a run.
 
     Args:
@@ -94,9 +100,13 @@ def write_reports(frame: pd.DataFrame, per_user: pd.DataFrame | None, out_dir: s
         entry in `STUDIES` get the generic per-group tables and plots.
       write_tables: write the tables.
       write_plots: write the plots.
+      baselines: labels of the baseline (computed) models; None: those of ``config.yaml`` in
+        ``out_dir`` (`significance.baseline_models`), else labels equal to a computed type.
     """
+    if baselines is None:
+        baselines = significance.baseline_models(out_dir)
     writer = STUDIES.get(study, _generic)
-    writer(frame, per_user, Path(out_dir), columns, write_tables, write_plots)
+    writer(frame, per_user, Path(out_dir), columns, write_tables, write_plots, baselines)
 
 
 def _read(path: Path, load: Callable[[str], object]) -> object:

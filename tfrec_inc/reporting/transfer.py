@@ -71,8 +71,9 @@ def markdown(frame: pd.DataFrame, k: int = 20) -> str:
       A header line, then one ``## <group>: <metric>@<k>`` table per group and metric.
     """
     parts = [f"Transfer: mean ± std over {frame['seed'].nunique()} seed(s) on the target's test slice; "
-             "columns = share of the target's (most recent) training interactions; best per column "
-             "in bold. zero_shot and encoder_only are never trained on the target.\n"]
+             "columns = share of the target's (most recent) training interactions; highest mean per column "
+             "in bold (a ranking, not a significance claim; table.md has the paired tests of the "
+             "full-data point). zero_shot and encoder_only are never trained on the target.\n"]
     parts += [f"## {title}\n\n" + markdown_table(header, rows) for title, header, rows in _sections(frame, k)]
     return "\n".join(parts)
 
