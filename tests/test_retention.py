@@ -42,8 +42,9 @@ def test_earlier_test_slices_are_never_trained_on(study):
     for t in (1, 2):
         measured = sum(len(w.test) for w in windows[:t])
         assert examples[("full_retrain", t)] == len(before_valid(windows[t])) - measured
-    # fine_tune at window 1: only window 1's training slice (window 0's test slice is held out).
-    assert examples[("fine_tune", 1)] == len(windows[1].train)
+    # fine_tune at window 1: what arrived since window 0's update (its validation slice and
+    # window 1's training slice), but not window 0's test slice.
+    assert examples[("fine_tune", 1)] == len(windows[0].valid) + len(windows[1].train)
 
 
 def test_held_out_is_every_test_slice_but_the_last():
