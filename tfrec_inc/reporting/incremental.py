@@ -1,8 +1,10 @@
 """The paper table of an incremental study: rows = strategies, column groups = datasets.
 
-Each dataset gets four columns: recall@K, ndcg@K, retention@K (recall@K of the updated
-model on earlier windows' held-out test samples) and the update time relative to
-``full_retrain``. A cell is the mean ± std over seeds of the per-seed mean over windows
+Each dataset gets five columns: recall@K, ndcg@K, retention@K (recall@K of the updated
+model on earlier windows' test slices, which no update trains on), bwt@K (backward
+transfer: retention minus those slices' recall at their own window,
+`tfrec_inc.evaluation.retention`) and the update time relative to ``full_retrain``.
+A cell is the mean ± std over seeds of the per-seed mean over windows
 t ≥ 1: window 0 is the base training every strategy shares, so including it would only
 pull every row towards the same number.
 
@@ -107,9 +109,9 @@ def _add_tested_cells(cells: dict, intervals: dict, comparison: pd.DataFrame,
 
 
 def _quality(frame: pd.DataFrame, k: int) -> pd.DataFrame:
-    """recall/ndcg/retention@k rows at windows >= 1 of the model/strategy pairs with recall or ndcg."""
+    """recall/ndcg/retention/bwt@k rows at windows >= 1 of the model/strategy pairs with recall or ndcg."""
     k_values = pd.to_numeric(frame["k"], errors="coerce")
-    quality = frame[frame["metric"].isin([*TESTED, "retention"]) & (k_values == k)
+    quality = frame[frame["metric"].isin([*TESTED, "retention", "bwt"]) & (k_values == k)
                     & (frame["window"] >= 1)]
     rows = quality.loc[quality["metric"].isin(TESTED), ["model", "strategy"]].drop_duplicates()
     return quality.merge(rows, on=["model", "strategy"])
@@ -190,6 +192,8 @@ def summary(
     ordered, row_label, several = _row_labels(quality)
 
     names = {"recall": f"recall@{k}", "ndcg": f"ndcg@{k}", "retention": f"retention@{k}"}
+    if (quality["metric"] == "bwt").any():  # studies from before backward transfer have none
+        names["bwt"] = f"bwt@{k}"
     time_name = f"time vs {baseline}"
     present = set(quality["column"])
     columns = [c for c in dict.fromkeys(labels.values()) if c in present]
@@ -244,8 +248,12 @@ def _header(table: pd.DataFrame) -> str:
     text = (
         f"Mean ± std over {seeds} seed(s) of the per-seed mean over {windows}; window 0, the base "
         "training shared by every strategy, is left out. "
-        f"retention@{a['k']} = recall@{a['k']} of the updated model on held-out samples of earlier "
-        f"windows' test slices. {a['time_column']} = update time summed over those windows, relative "
+        f"retention@{a['k']} = recall@{a['k']} of the updated model on the test slices of earlier "
+        "windows (never trained on by any update). "
+        + (f"bwt@{a['k']} = backward transfer, retention minus the recall each of those slices had "
+           "when it was scored at its own window (negative: forgetting). "
+           if f"bwt@{a['k']}" in a["metric_columns"] else "")
+        + f"{a['time_column']} = update time summed over those windows, relative "
         f"to {a['baseline']} in the same seed (0 = no update). "
         "Highest mean per column in bold (lowest non-zero time): a ranking of means, not a "
         "significance claim. "

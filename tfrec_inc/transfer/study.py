@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from tfrec_inc import config as config_lib
 from tfrec_inc.config import ExperimentConfig, ModelConfig
 from tfrec_inc.data.vocab import Vocabulary
-from tfrec_inc.data.windows import recent_fraction
+from tfrec_inc.data.windows import Window, recent_fraction, valid_halves
 from tfrec_inc.evaluation import protocol, selection
 from tfrec_inc.models import training
 from tfrec_inc.models.base import TwoTower
@@ -135,7 +135,7 @@ def _fraction(job: _Seeded, fraction: float, quiet: bool) -> None:
         assert job.encoder_only is not None  # built by `_pretrain`
         job.emit("encoder_only", percent, job.encoder_only)
     if "fusion_score" in modes:
-        _fusion_score(job, trained["scratch"], percent)
+        _fusion_score(job, trained["fusion_scratch"], percent)
     if "fusion_weights" in modes:
         tuned, fitted = trained["fine_tune"]
         fused = average(job.zero_shot, tuned, 0.5, lambda v: job.model(subset, v))
@@ -144,35 +144,45 @@ def _fraction(job: _Seeded, fraction: float, quiet: bool) -> None:
 
 def _train_modes(job: _Seeded, subset: pd.DataFrame, percent: int, quiet: bool
                  ) -> dict[str, tuple[TwoTower, training.FitResult]]:
-    """Trains the modes that learn from target data (and those fusion needs)."""
-    modes, target = job.cfg.transfer.modes, job.target
-    needed = {"scratch": "fusion_score" in modes, "fine_tune": "fusion_weights" in modes}
+    """Trains the modes that learn from target data (and those fusion needs).
+
+    ``fusion_score`` gets its own scratch model, early-stopped on half A of the target's
+    validation users (`tfrec_inc.data.windows.valid_halves`), so that its weight can be
+    tuned on half B: users the epoch was not chosen for.
+    """
+    modes, last = job.cfg.transfer.modes, job.target.windows[-1]
     trained = {}
-    monitor = protocol.validation_monitor(job.model_cfg.type, target.catalog, target.windows[-1],
-                                          job.cfg.evaluation, target.row_history, job.seed)
     for mode in TRAINED_MODES:
-        if mode not in modes and not needed.get(mode, False):
-            continue
-        step_seed = job.seed * 1000 + percent
-        tf.keras.utils.set_random_seed(step_seed)
-        model = job.model(subset)
-        if mode != "scratch":
-            assert job.source_model is not None
-            copy_content(job.source_model, model)
-        if mode == "freeze_text":
-            freeze_text(model)
-            model.compile(optimizer(job.model_cfg))  # Keras reads `trainable` at compile
-        fitted, _ = training.fit_frames(model, target.catalog, subset, monitor,
-                                        target.row_history, job.model_cfg, step_seed,
-                                        progress=not quiet, desc=f"{mode} {percent}%")
-        trained[mode] = (model, fitted)
-        if mode in modes:
-            job.emit(mode, percent, model, _cost(fitted))
+        if mode in modes or (mode == "fine_tune" and "fusion_weights" in modes):
+            trained[mode] = _fit_mode(job, subset, mode, last, percent, quiet)
+            if mode in modes:
+                job.emit(mode, percent, trained[mode][0], _cost(trained[mode][1]))
+    if "fusion_score" in modes:
+        trained["fusion_scratch"] = _fit_mode(job, subset, "scratch", valid_halves(last)[0], percent, quiet)
     return trained
 
 
+def _fit_mode(job: _Seeded, subset: pd.DataFrame, mode: str, stop_on: Window, percent: int,
+              quiet: bool) -> tuple[TwoTower, training.FitResult]:
+    """One target model of ``mode``, early-stopped on ``stop_on``'s validation slice."""
+    monitor = protocol.validation_monitor(job.model_cfg.type, job.target.catalog, stop_on,
+                                          job.cfg.evaluation, job.target.row_history, job.seed)
+    step_seed = job.seed * 1000 + percent
+    tf.keras.utils.set_random_seed(step_seed)
+    model = job.model(subset)
+    if mode != "scratch":
+        assert job.source_model is not None
+        copy_content(job.source_model, model)
+    if mode == "freeze_text":
+        freeze_text(model)
+        model.compile(optimizer(job.model_cfg))  # Keras reads `trainable` at compile
+    fitted, _ = training.fit_frames(model, job.target.catalog, subset, monitor, job.target.row_history,
+                                    job.model_cfg, step_seed, progress=not quiet, desc=f"{mode} {percent}%")
+    return model, fitted
+
+
 def _fusion_score(job: _Seeded, scratch_fit: tuple[TwoTower, training.FitResult], percent: int) -> None:
-    """Score ensemble of the zero-shot and the scratch model, weight tuned on validation."""
+    """Score ensemble of the zero-shot and the scratch model, weight tuned on validation half B."""
     start = time.perf_counter()
     scratch, fitted = scratch_fit
     assert job.zero_shot is not None
@@ -182,8 +192,8 @@ def _fusion_score(job: _Seeded, scratch_fit: tuple[TwoTower, training.FitResult]
     scales = [score_scale(job.zero_shot, users, items), score_scale(scratch, users, items)]
     fused, best = tuned_ensemble(
         job.zero_shot, scratch, scales,
-        lambda m: protocol.validation_recall(m, catalog, job.target.windows[-1], job.cfg.evaluation,
-                                             job.seed))
+        lambda m: protocol.validation_recall(m, catalog, valid_halves(job.target.windows[-1])[1],
+                                             job.cfg.evaluation, job.seed))
     extra = [*_cost(fitted, fitted.seconds + time.perf_counter() - start), record("fusion_weight", best)]
     job.emit("fusion_score", percent, fused, extra)
 
