@@ -127,6 +127,14 @@ def _row_labels(quality: pd.DataFrame) -> tuple[list[tuple[str, str]], dict[tupl
     return ordered, {(m, s): (f"{m} / {s}" if several else s) for m, s in ordered}, several
 
 
+def _column_names(quality: pd.DataFrame, k: int) -> dict[str, str]:
+    """metric -> column name; bwt only when recorded (studies before backward transfer have none)."""
+    names = {"recall": f"recall@{k}", "ndcg": f"ndcg@{k}", "retention": f"retention@{k}"}
+    if (quality["metric"] == "bwt").any():
+        names["bwt"] = f"bwt@{k}"
+    return names
+
+
 def _stat_cells(stats: pd.DataFrame, row_label: dict[tuple[str, str], str],
                 name: Callable[[tuple], str]) -> dict[tuple[str, str, str], dict[str, float]]:
     """``{(column, name, stat): {row label: value}}`` from mean/std rows indexed by
@@ -191,9 +199,7 @@ def summary(
         return pd.DataFrame()
     ordered, row_label, several = _row_labels(quality)
 
-    names = {"recall": f"recall@{k}", "ndcg": f"ndcg@{k}", "retention": f"retention@{k}"}
-    if (quality["metric"] == "bwt").any():  # studies from before backward transfer have none
-        names["bwt"] = f"bwt@{k}"
+    names = _column_names(quality, k)
     time_name = f"time vs {baseline}"
     present = set(quality["column"])
     columns = [c for c in dict.fromkeys(labels.values()) if c in present]
