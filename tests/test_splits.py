@@ -209,7 +209,9 @@ def test_given_split_experiments_load(name, dataset):
     assert (cfg.data.dataset, cfg.windows.mode, cfg.study) == (dataset, "given", "incremental")
     assert cfg.evaluation.ks == [10, 20, 50] and cfg.strategies == ["full_retrain"]
     assert cfg.report.metrics == ["recall@10", "ndcg@10", "recall@50", "ndcg@50"]
-    assert cfg.seeds == [0, 1, 2] and [m.type for m in cfg.models] == ["popularity", "retrieval"]
+    assert cfg.seeds == [0, 1, 2]
+    assert [m.type for m in cfg.models] == ["retrieval", "popularity", "itemknn", "ials", "ease", "rp3beta",
+                                            "text_knn"]
 
 
 # --------------------------------------------------------------------------- given: bad splits
