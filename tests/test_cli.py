@@ -81,6 +81,7 @@ def test_table_and_plot_rebuild_from_metrics_alone(small_run, tmp_path):
     copy = tmp_path / "copy"
     copy.mkdir()
     shutil.copy(small_run / "metrics.csv", copy / "metrics.csv")
+    shutil.copy(small_run / "per_user.csv.gz", copy / "per_user.csv.gz")  # the intervals' source
     shutil.copy(small_run / "config.yaml", copy / "config.yaml")
     assert main(["table", str(copy)]) == 0
     assert main(["plot", str(copy)]) == 0
