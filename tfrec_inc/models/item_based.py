@@ -8,8 +8,11 @@ so the dot product is the usual ``(x_u W)[j]``.
 
 The data a baseline is built on gives X, the binary user × item matrix (a repeated
 interaction counts once). Users without a row in that data get an all-zero user vector
-and so score every item 0 (the ranking then falls back to catalog order); items without
-a column get an all-zero item vector.
+and so score every item 0 (the protocol then ranks in its seeded random order and counts
+them as ``constant_users``); items without a column get an all-zero item vector. The
+profile is the data the model is built on, not everything before the test slice: the
+same information the id towers have (a user whose only interactions are in validation or
+held-out test slices has none).
 
 Everything is indexed by catalog index (row 0: unknown), so a model rebuilt from a
 checkpoint has the same shapes whatever data it is rebuilt on.
