@@ -32,7 +32,7 @@ EXPECTED: dict[str, dict] = {
     },
     "02_incremental_learning.ipynb": {
         "text": ["retention@20", "train_seconds vs full_retrain", "time vs full_retrain", "fine_tune",
-                 "ewc", "ml-latest-small"],
+                 "ewc", "amazon-office"],
         "images": 3,
     },
     "03_cold_start_and_transfer.ipynb": {
