@@ -280,6 +280,11 @@ def _per_user_rows(catalog: Catalog, users: np.ndarray, values_by_name: dict[str
             for u, v in zip(users, values_by_name[f"{metric}@{k_user}"], strict=True)]
 
 
+def valid_as_test(window: Window) -> Window:
+    """The window with its validation slice in the test slot, history everything before it."""
+    return dataclasses.replace(window, test=window.valid, history=before_valid(window))
+
+
 def validation_recall(model, catalog: Catalog, window: Window, cfg: EvaluationConfig,
                       seed: int = 0) -> float:
     """Recall@20 (or the largest K) on the window's validation slice (for tuning, e.g. fusion).
@@ -298,8 +303,7 @@ def validation_recall(model, catalog: Catalog, window: Window, cfg: EvaluationCo
     """
     if not len(window.valid):
         return 0.0
-    past = before_valid(window)
-    as_test = dataclasses.replace(window, test=window.valid, history=past)
+    as_test = valid_as_test(window)
     k = 20 if 20 in cfg.ks else max(cfg.ks)
     found = evaluate_retrieval(model, catalog, as_test, cfg, groups=("all",), seed=seed)
     return next((r["value"] for r in found if r["metric"] == "recall" and r["k"] == k), 0.0)
@@ -329,7 +333,7 @@ def validation_monitor(model_type: str, catalog: Catalog, window: Window, cfg: E
         return None
     if model_type != "ranking":
         return lambda model: validation_recall(model, catalog, window, cfg, seed)
-    as_test = dataclasses.replace(window, test=window.valid, history=before_valid(window))
+    as_test = valid_as_test(window)
     only_all = dataclasses.replace(cfg, groups=["all"])
 
     def minus_rmse(model) -> float:
