@@ -8,7 +8,7 @@ from tfrec_inc.data.catalog import Catalog
 from tfrec_inc.data.interactions import Interactions
 from tfrec_inc.data.windows import Window
 from tfrec_inc.evaluation.metrics import ranking_metrics
-from tfrec_inc.evaluation.protocol import candidate_items, evaluate_retrieval, rank_items
+from tfrec_inc.evaluation.protocol import candidate_items, evaluate_retrieval, paired_ks, rank_items
 
 
 class _FixedModel:
@@ -169,3 +169,30 @@ def test_newest_first_gains_nothing_from_the_candidates():
     # expected recall@10 is 10/30 (sd of the mean over 40 seeds ~0.02).
     recalls = [cold_recall(evaluate_retrieval(model, catalog, window, cfg, seed=s)) for s in range(40)]
     assert np.mean(recalls) == pytest.approx(10 / 30, abs=0.08)
+
+
+# --------------------------------------------------------------------------- per-user values
+
+
+def test_per_user_values_at_every_tested_k_average_to_the_records():
+    # Before: per-user rows only at K = 20 (or the largest K), so a table of @10 and @50
+    # columns (the given-split studies) had no intervals and no paired tests.
+    catalog, window, model = _newest_first()
+    cfg = EvaluationConfig(ks=[5, 10, 20, 50], groups=["all"])
+    users: list[dict] = []
+    found = evaluate_retrieval(model, catalog, window, cfg, per_user=users, seed=3, per_user_ks=[10, 50])
+    assert sorted({(u["metric"], u["k"]) for u in users}) == [
+        ("ndcg", 10), ("ndcg", 50), ("recall", 10), ("recall", 50)]
+    for metric, k in [("recall", 10), ("ndcg", 50)]:
+        values = [u["value"] for u in users if (u["metric"], u["k"]) == (metric, k)]
+        assert len(values) == 40
+        mean = next(r["value"] for r in found if (r["group"], r["metric"], r["k"]) == ("all", metric, k))
+        assert np.mean(values) == pytest.approx(mean)
+    default: list[dict] = []
+    evaluate_retrieval(model, catalog, window, cfg, per_user=default, seed=3)
+    assert {u["k"] for u in default} == {20}
+
+
+def test_paired_ks_are_the_recall_and_ndcg_columns():
+    assert paired_ks(["recall@10", "ndcg@10", "recall@50", "ndcg@50"], [10, 20, 50]) == [10, 50]
+    assert paired_ks(["recall@100", "hit_rate@20"], [10, 50]) == [50]  # @100 is not evaluated

@@ -92,7 +92,8 @@ def _job(cfg: ExperimentConfig, prepared: Prepared, model_cfg: ModelConfig, seed
         base = JobKey(label, variant, seed).columns(cfg, last.index)
         users: list[Record] = []
         found = protocol.evaluate_retrieval(compressed.served, catalog, last, cfg.evaluation, per_user=users,
-                                            seed=seed)
+                                            seed=seed, per_user_ks=protocol.paired_ks(cfg.report.metrics,
+                                                                                    cfg.evaluation.ks))
         extra = _sizes(compressed, fitted.seconds if variant == "fp32" else None)
         item_vectors = compressed.tflite.item_tower({"item": candidates})
         latency = single_query_latency(compressed.tflite.user_tower, item_vectors, queries)

@@ -165,6 +165,7 @@ def rank_and_flag(
 def evaluate_retrieval(
     model, catalog: Catalog, window: Window, cfg: EvaluationConfig,
     per_user: list[dict] | None = None, groups: tuple[str, ...] | None = None, seed: int = 0,
+    per_user_ks: Sequence[int] = (),
 ) -> list[dict]:
     """Full-ranking metrics of a retrieval model on ``window.test``, per group.
 
@@ -174,9 +175,11 @@ def evaluate_retrieval(
       window: the window whose test slice is scored.
       cfg: evaluation settings.
       per_user: if given, receives ``{"user", "metric", "k", "value"}`` rows of recall
-        and NDCG at K = 20 (or the largest K) for group ``all`` (for paired tests).
+        and NDCG for group ``all`` (for intervals and paired tests).
       groups: overrides ``cfg.groups``.
       seed: fixes the random order of tied scores (`rank_and_flag`); pass the run's seed.
+      per_user_ks: the cut-offs of the ``per_user`` rows (`paired_ks`); empty: K = 20
+        (or the largest K).
 
     Returns:
       Records ``{"group", "metric", "k", "value"}``: every metric at ``cfg.ks``, the
@@ -218,7 +221,8 @@ def evaluate_retrieval(
                                   [r for r, m in zip(rel, mask, strict=True) if m], cfg.ks)
         if per_user is not None and group == "all":
             values_by_name = per_user_metrics(ranked, rel_lists, cfg.ks)
-            per_user.extend(_per_user_rows(catalog, users, values_by_name, cfg.ks))
+            per_user.extend(_per_user_rows(catalog, users, values_by_name,
+                                           per_user_ks or paired_ks((), cfg.ks)))
     return records
 
 
@@ -271,13 +275,40 @@ def _relevant(catalog: Catalog, window: Window, cfg: EvaluationConfig) -> tuple[
     return hist, test.groupby("user")["item"].agg(set)
 
 
+def paired_ks(metrics: Sequence[str], ks: Sequence[int]) -> list[int]:
+    """The cut-offs to keep per-user values at: those of the recall/NDCG table columns.
+
+    Per-user values give a table cell its interval and a row its paired test, so they
+    are kept at every K a ``recall@K`` or ``ndcg@K`` column shows (and that ``ks`` has);
+    with none, at K = 20 (or the largest K).
+
+    Args:
+      metrics: the report's ``metric@k`` names (``report.metrics``).
+      ks: the evaluated cut-offs (``evaluation.ks``).
+
+    Returns:
+      The cut-offs, ascending.
+
+    Example:
+      >>> paired_ks(["recall@10", "ndcg@50", "hit_rate@20", "mrr@5"], [10, 20, 50])
+      [10, 50]
+      >>> paired_ks(["hit_rate@20"], [10, 20, 50])
+      [20]
+    """
+    found = set()
+    for name in metrics:
+        metric, _, k = name.partition("@")
+        if metric in ("recall", "ndcg") and k.isdigit() and int(k) in ks:
+            found.add(int(k))
+    return sorted(found) or [20 if 20 in ks else max(ks)]
+
+
 def _per_user_rows(catalog: Catalog, users: np.ndarray, values_by_name: dict[str, np.ndarray],
                    ks: Sequence[int]) -> list[dict]:
-    """Per-user recall and NDCG at K = 20 (or the largest K), for paired tests."""
-    k_user = 20 if 20 in ks else max(ks)
-    return [{"user": catalog.users.ids[u - 1], "metric": metric, "k": k_user, "value": float(v)}
-            for metric in ("recall", "ndcg")
-            for u, v in zip(users, values_by_name[f"{metric}@{k_user}"], strict=True)]
+    """Per-user recall and NDCG at each K of ``ks``, for intervals and paired tests."""
+    return [{"user": catalog.users.ids[u - 1], "metric": metric, "k": k, "value": float(v)}
+            for k in ks for metric in ("recall", "ndcg")
+            for u, v in zip(users, values_by_name[f"{metric}@{k}"], strict=True)]
 
 
 def valid_as_test(window: Window) -> Window:

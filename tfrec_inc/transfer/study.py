@@ -64,7 +64,9 @@ class _Seeded:
         base = key.columns(self.cfg, percent)
         users: list[Record] = []
         found = protocol.evaluate_retrieval(model, self.target.catalog, self.target.windows[-1],
-                                            self.cfg.evaluation, per_user=users, seed=self.seed)
+                                            self.cfg.evaluation, per_user=users, seed=self.seed,
+                                            per_user_ks=protocol.paired_ks(self.cfg.report.metrics,
+                                                                           self.cfg.evaluation.ks))
         self.out.extend(*with_columns(base, [*extra, *found], users))
 
 
