@@ -26,7 +26,7 @@ from tfrec_inc.errors import ConfigError
 from tfrec_inc.evaluation import protocol
 from tfrec_inc.models import training
 from tfrec_inc.models.factory import build
-from tfrec_inc.prepare import Prepared
+from tfrec_inc.prepare import Prepared, prepare
 from tfrec_inc.reporting import compression as report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -155,7 +155,7 @@ def test_tflite_towers_are_close_to_fp32_and_smaller(trained):
          "compression.after_update: unknown value 'rowwise_int4' (did you mean 'rowwise_int8'?)"),
         ("strategies: [fusion_score]\ncompression:\n  after_update: prune_80\n", "not with fusion_score"),
         ("compression:\n  variants: [fp32]\n  after_update: prune_80\n", "not both"),
-        ("compression:\n  variants: [fp32]\nmodels:\n  - type: popularity\n", "compares retrieval models"),
+        ("compression:\n  variants: [fp32]\nmodels:\n  - type: ranking\n", "compares retrieval models"),
         ("compression:\n  variants: [fp32]\n  finetune_epochs: 0\n",
          "compression.finetune_epochs: must be > 0"),
         ("compression:\n  varients: [fp32]\n",
@@ -213,3 +213,35 @@ def test_after_update_compresses_inside_the_incremental_loop(tmp_path):
     assert np.all(np.abs(zeros["value"] - 0.5) <= 0.02)
     assert len(frame[frame["metric"] == "compress_seconds"]) == 2
     assert len(frame[(frame["metric"] == "recall") & (frame["k"] == 20)]) == 2
+
+
+def test_computed_baselines_get_one_uncompressed_row_each(tmp_path):
+    # Before: the config check refused any non-retrieval model in a compression study, so
+    # its table could not show what a count achieves next to the compressed models.
+    out = tmp_path / "run"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        "experiment: tiny\nseeds: [0, 1]\n"
+        "data:\n  dataset: synthetic\n  options: {num_users: 150, num_items: 120, num_interactions: 3000}\n"
+        "windows:\n  mode: count\n  num_windows: 2\n"
+        "models:\n  - {name: ids, embedding_dim: 8, item_features: false, user_features: false,\n"
+        "     batch_size: 512, epochs: 1}\n"
+        "  - {name: pop_all, type: popularity, popularity: all}\n"
+        "compression:\n  variants: [fp32]\n  latency_queries: 5\n"
+        "evaluation:\n  groups: [all]\n  ks: [10, 20]\n"
+        "report:\n  metrics: [recall@20, ndcg@20]\n")
+    assert main(["run", str(cfg), "--output", str(out), "--quiet"]) == 0
+    frame = pd.read_csv(out / "metrics.csv")
+    pop = frame[frame["model"] == "pop_all"]
+    assert set(pop["strategy"]) == {"uncompressed"} and sorted(pop["seed"].unique()) == [0, 1]
+    assert not pop["metric"].isin(["size_bytes", "latency_p50_ms"]).any()
+    # The same numbers as popularity built on the base models' data and scored directly.
+    loaded = config.load(cfg)
+    prepared = prepare(loaded)
+    model = build(loaded.models[1], prepared, prepared.train_before_valid())
+    direct = protocol.evaluate_retrieval(model, prepared.catalog, prepared.windows[-1], loaded.evaluation,
+                                groups=("all",), seed=1)
+    want = next(r["value"] for r in direct if (r["metric"], r["k"]) == ("recall", 20))
+    got = pop[(pop["seed"] == 1) & (pop["metric"] == "recall") & (pop["k"] == 20)]["value"]
+    assert got.tolist() == pytest.approx([want])
+    assert "| pop_all / uncompressed |" in (out / "table_compression.md").read_text()

@@ -18,6 +18,11 @@ metrics each variant records:
 - ``latency_p50_ms`` / ``latency_p99_ms``: one request at a time through the TFLite user
   tower plus brute-force scoring of every candidate item (`latency`);
 - ``compress_seconds`` (and the base model's ``train_seconds`` on the fp32 row).
+
+Computed baselines (popularity, ItemKNN, iALS, EASE, ...) in ``models`` are not
+compressed: each is tuned on the same validation slice, built on the same training data
+and scored once as variant ``uncompressed``, so the table shows what the compressed
+models are worth next to a count (sizes and latency are not measured for them).
 """
 
 from __future__ import annotations
@@ -32,11 +37,13 @@ from tfrec_inc.compression.latency import single_query_latency
 from tfrec_inc.compression.size import blobs_size, constant_bytes, saved_model_size
 from tfrec_inc.compression.variants import Compressed, FineTuneData, compress
 from tfrec_inc.config import ExperimentConfig, ModelConfig
-from tfrec_inc.evaluation import protocol
+from tfrec_inc.evaluation import protocol, selection
 from tfrec_inc.models import training
-from tfrec_inc.models.factory import build
+from tfrec_inc.models.factory import build, is_trained
 from tfrec_inc.prepare import Prepared
 from tfrec_inc.results import JobKey, Record, ResultsStore, StudyOutput, record, with_columns
+
+UNCOMPRESSED = "uncompressed"  # the variant label of a computed baseline's one row
 
 
 def run(cfg: ExperimentConfig, prepared: Prepared, store: ResultsStore, quiet: bool) -> StudyOutput:
@@ -52,13 +59,30 @@ def run(cfg: ExperimentConfig, prepared: Prepared, store: ResultsStore, quiet: b
       The records and per-user rows.
     """
     out = StudyOutput()
-    jobs = [(m, seed) for m in cfg.models for seed in cfg.seeds]
+    jobs = [(m, seed) for m in cfg.models for seed in cfg.seeds if is_trained(m)]
     bar = tqdm(total=len(jobs) * len(cfg.compression.variants), desc=cfg.experiment, unit="variant",
                disable=quiet)
     for model_cfg, seed in jobs:
         _job(cfg, prepared, model_cfg, seed, out, bar, quiet)
     bar.close()
+    for model_cfg in cfg.models:
+        if not is_trained(model_cfg):
+            for seed in cfg.seeds:
+                _baseline(cfg, prepared, model_cfg, seed, out)
     return out
+
+
+def _baseline(cfg: ExperimentConfig, prepared: Prepared, model_cfg: ModelConfig, seed: int,
+              out: StudyOutput) -> None:
+    """A computed baseline on the base models' training data: tuned, built, scored (``uncompressed``)."""
+    last, train = prepared.windows[-1], prepared.train_before_valid()
+    model, chosen = selection.tuned(model_cfg, prepared, train, last, cfg.evaluation, seed=seed)
+    base = JobKey(config_lib.model_label(model_cfg), UNCOMPRESSED, seed).columns(cfg, last.index)
+    users: list[Record] = []
+    found = protocol.evaluate_retrieval(model, prepared.catalog, last, cfg.evaluation, per_user=users,
+                                        seed=seed, per_user_ks=protocol.paired_ks(cfg.report.metrics,
+                                                                                cfg.evaluation.ks))
+    out.extend(*with_columns(base, [*selection.param_records(chosen), *found], users))
 
 
 def _job(cfg: ExperimentConfig, prepared: Prepared, model_cfg: ModelConfig, seed: int, out: StudyOutput,

@@ -87,7 +87,7 @@ def _check_windows(cfg: ExperimentConfig) -> None:
 
 
 def _check_compression(cfg: ExperimentConfig) -> None:
-    """Compression: frozen text vectors; a study of retrieval models only; no ensemble after updates."""
+    """Compression: frozen text vectors; retrieval models and computed baselines; no ensembles."""
     comp = cfg.compression
     if not comp.variants and comp.after_update is None:
         return
@@ -98,9 +98,9 @@ def _check_compression(cfg: ExperimentConfig) -> None:
         if cfg.transfer.source is not None:
             raise ConfigError("compression.variants: a run is a transfer or a compression study, not both")
         for i, m in enumerate(cfg.models):
-            if m.type != "retrieval":
+            if m.type == "ranking":
                 raise ConfigError(f"models[{i}]: a compression study compares retrieval models "
-                                  f"(got type {m.type!r})")
+                                  "and computed baselines (got type 'ranking')")
     if comp.after_update is not None and "fusion_score" in cfg.strategies:
         raise ConfigError("compression.after_update: not with fusion_score (a score ensemble of two "
                           "models is not one model to compress)")

@@ -195,7 +195,7 @@ def size_vs_recall(frame: pd.DataFrame, k: int = 20) -> Figure | None:
     """Recall@k against the artefact size (raw and gzip), one marker per variant.
 
     One row of panels per model (their sizes differ by an order of magnitude); error bars
-    are ± 1 std over seeds.
+    are ± 1 std over seeds; computed baselines (no artefact) are dashed horizontal lines.
 
     Args:
       frame: long-format metrics of a compression study.
@@ -205,8 +205,12 @@ def size_vs_recall(frame: pd.DataFrame, k: int = 20) -> Figure | None:
       The matplotlib figure, or None when the frame has no compression study.
     """
     stats = summary(frame, k)
-    if stats.empty:
+    if stats.empty or ("size_bytes", "mean") not in stats.columns:
         return None
+    # Computed baselines have no artefact size: they are drawn as reference lines.
+    sized = stats[("size_bytes", "mean")].notna()
+    references = stats[~sized][("recall", "mean")].dropna()
+    stats = stats[sized]
     models = list(dict.fromkeys(stats.index.get_level_values("model")))
     fig, axes = plt.subplots(len(models), 2, figsize=(11, 4.2 * len(models)), squeeze=False)
     for row, model in enumerate(models):
@@ -221,6 +225,10 @@ def size_vs_recall(frame: pd.DataFrame, k: int = 20) -> Figure | None:
                 # Alternating label offsets: variants of equal size sit on one vertical line.
                 ax.annotate(variant, (xv, yv), fontsize=7, color=drawn[0].get_color(),
                             xytext=(4, 4 if i % 2 == 0 else -10), textcoords="offset points")
+            for (baseline, _), value in references.items():
+                ax.axhline(value, ls="--", lw=0.8, color="grey")
+                ax.annotate(baseline, (0, value), fontsize=7, color="grey", xytext=(2, 2),
+                            textcoords="offset points")
             ax.set_xlim(left=0, right=1.15 * float(x.max()))  # from 0: distances read as ratios
             ax.set_xlabel(f"{title}, KB")
             ax.set_ylabel(f"Recall@{k}")
