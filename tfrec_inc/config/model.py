@@ -54,9 +54,14 @@ class ModelConfig:
         for cold users and items and across domains).
       user_id: give the user tower a user id embedding.
       user_features: feed the dataset's categorical user features to the user tower.
-      user_history: pool the text vectors of the user's last ``history_length`` items
-        before each prediction time: ``none``, ``mean`` or ``attention``.
-      history_length: items pooled by ``user_history``.
+      user_history: encode the text vectors of the user's last ``history_length`` items
+        before each prediction time: ``none``, ``mean``, ``attention`` (pooling against a
+        learned query) or ``sequential`` (SASRec-style causal self-attention, the state at
+        the last position: `tfrec_inc.models.sequential`).
+      history_length: items read by ``user_history``.
+      sequence_blocks: ``sequential`` only: transformer blocks.
+      sequence_heads: ``sequential`` only: attention heads per block.
+      sequence_dropout: ``sequential`` only: dropout on inputs, attention and residuals.
       item_id: give the item tower an item id embedding.
       item_features: feed item genres/categories to the item tower.
       item_text: feed the item's text vector (from ``encoder``) to the item tower,
@@ -115,6 +120,9 @@ class ModelConfig:
     user_features: bool = True
     user_history: str = "none"
     history_length: int = 20
+    sequence_blocks: int = 2
+    sequence_heads: int = 1
+    sequence_dropout: float = 0.2
     item_id: bool = True
     item_features: bool = True
     item_text: bool = False
@@ -165,7 +173,9 @@ class ModelConfig:
             raise ConfigError(f"{where}: the item tower needs item_id, item_text or item_features")
         if not (self.user_id or self.user_features or self.user_history != "none"):
             raise ConfigError(f"{where}: the user tower needs user_id, user_features or user_history")
-        for name in ("user_id_dropout", "item_id_dropout"):
+        check_positive(self.sequence_blocks, f"{where}.sequence_blocks")
+        check_positive(self.sequence_heads, f"{where}.sequence_heads")
+        for name in ("user_id_dropout", "item_id_dropout", "sequence_dropout"):
             if not 0 <= getattr(self, name) < 1:
                 raise ConfigError(f"{where}.{name}: must be in [0, 1), got {getattr(self, name)}")
         if self.patience < 0:

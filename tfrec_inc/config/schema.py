@@ -37,7 +37,7 @@ TRAINED_TYPES = ("retrieval", "ranking")
 # What ``popularity`` models count (`tfrec_inc.config.model.ModelConfig.popularity`).
 POPULARITY_FORMS = ("all", "window", "decay")
 OPTIMIZERS = ("adagrad", "adam", "sgd")
-HISTORY_POOLING = ("none", "mean", "attention")
+HISTORY_POOLING = ("none", "mean", "attention", "sequential")
 WINDOW_MODES = ("count", "time", "boundaries", "random", "leave_one_out", "given")
 GROUPS = ("all", "warm_users", "cold_users", "cold_items")
 # Only strategies that exist in `tfrec_inc.incremental.strategies` are accepted.

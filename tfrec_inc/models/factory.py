@@ -24,6 +24,7 @@ from tfrec_inc.models.item_based import item_item_model
 from tfrec_inc.models.popularity import PopularityModel
 from tfrec_inc.models.ranking import RankingModel
 from tfrec_inc.models.retrieval import RetrievalModel
+from tfrec_inc.models.sequential import SequentialHistory
 from tfrec_inc.models.text_knn import text_knn_model
 from tfrec_inc.models.towers import EncodedText, HistoryPooling, item_tower, user_tower
 from tfrec_inc.models.weights import build_weights
@@ -191,7 +192,11 @@ def _two_tower(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame, text_vec
     history = None
     if cfg.user_history != "none":
         assert text_vectors is not None  # checked with `projection` above
-        history = HistoryPooling(text_vectors, projection, cfg.user_history, name="history_pooling")
+        if cfg.user_history == "sequential":
+            history = SequentialHistory(text_vectors, projection, cfg.history_length, cfg.sequence_blocks,
+                                        cfg.sequence_heads, cfg.sequence_dropout, name="sequential_history")
+        else:
+            history = HistoryPooling(text_vectors, projection, cfg.user_history, name="history_pooling")
     u = user_tower(catalog, users, cfg.embedding_dim, cfg.layers, use_id=cfg.user_id,
                    use_features=cfg.user_features, history=history,
                    history_length=cfg.history_length if history is not None else 0,

@@ -108,7 +108,8 @@ class Tower(tf.keras.Model):
       categorical: name -> (int64 [n_catalog] codes, number of codes).
       dense: name -> (float32 [n_catalog, width] rows, projection layer or None).
       text: an `EncodedText` part (trainable encoder), or None.
-      history: a `HistoryPooling` over ``features["history"]``, or None.
+      history: a `HistoryPooling` or `tfrec_inc.models.sequential.SequentialHistory`
+        over ``features["history"]`` (int [B, history_length] -> [B, embedding_dim]), or None.
       history_length: items of history the input pipeline must provide.
       id_dropout: DropoutNet-style training: the probability, per training example, that
         the id embedding is zeroed, so the content parts learn to stand alone (as they
@@ -131,7 +132,7 @@ class Tower(tf.keras.Model):
         categorical: dict[str, tuple[np.ndarray, int]] | None = None,
         dense: dict[str, tuple[np.ndarray, tf.keras.layers.Layer | None]] | None = None,
         text: EncodedText | None = None,
-        history: HistoryPooling | None = None,
+        history: tf.keras.layers.Layer | None = None,
         history_length: int = 0,
         layers: Sequence[int] = (),
         id_dropout: float = 0.0,
@@ -201,7 +202,7 @@ class Tower(tf.keras.Model):
 
 def user_tower(catalog: Catalog, trained: Vocabulary, embedding_dim: int, layers: Sequence[int],
                use_id: bool = True, use_features: bool = True,
-               history: HistoryPooling | None = None, history_length: int = 0,
+               history: tf.keras.layers.Layer | None = None, history_length: int = 0,
                id_dropout: float = 0.0, combine: str = "concat") -> Tower:
     """The user tower: id, the dataset's categorical user features, pooled history."""
     categorical = {}
