@@ -172,3 +172,23 @@ def test_other_strategies_early_stop_on_the_whole_validation_slice(tmp_path, mon
     epochs = frame[frame["metric"] == "epochs"]["value"].to_numpy()
     best = frame[frame["metric"] == "best_epoch"]["value"].to_numpy()
     assert len(best) == len(epochs) and (best <= epochs).all() and (best >= 1).all()
+
+
+def test_tensorboard_logs_one_run_per_fit_with_the_monitor(tmp_path):
+    logged = {**TINY, "strategies": ["fine_tune"], "runtime": {"tensorboard": str(tmp_path / "tb")}}
+    out = tfrec_inc.run(logged, output=tmp_path / "run", quiet=True)
+    runs = sorted(p.name for p in (tmp_path / "tb").iterdir())
+    assert runs == ["0000_ids_fine_tune_seed_0_window_0", "0001_ids_fine_tune_seed_0_window_1"]
+    tags = set()
+    for event_file in (tmp_path / "tb" / runs[1]).rglob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(event_file)):
+            tags |= {(event_file.parent.name, v.tag) for v in event.summary.value}
+    # Keras writes ``val_*`` logs to the run's validation/ folder without the prefix.
+    assert {("train", "epoch_loss"), ("validation", "epoch_monitor")} <= tags
+    assert not (out / "tb").exists()  # logs go where asked, not into the results folder
+
+
+def test_no_tensorboard_logs_by_default(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    tfrec_inc.run({**TINY, "strategies": ["static"]}, output=tmp_path / "run", quiet=True)
+    assert not list(tmp_path.rglob("events.out.tfevents.*"))

@@ -55,6 +55,7 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
 
     from tfrec_inc import runtime as runtime_lib
     from tfrec_inc import studies
+    from tfrec_inc.models import training
     from tfrec_inc.reporting.reports import write_reports
     from tfrec_inc.results import ResultsStore
 
@@ -67,7 +68,7 @@ def run(cfg: ExperimentConfig, output: str | Path | None = None, quiet: bool = F
     store = ResultsStore(out, cfg, resume)
     kind = resolve_study(cfg)  # a loaded config has it resolved already
     # Models are built (and so trained) under the strategy; `fit` splits each global batch.
-    with rt.strategy.scope():
+    with rt.strategy.scope(), training.tensorboard_logs(cfg.runtime.tensorboard):
         output_records = studies.get(kind)(cfg, prepared, store, quiet)
     frame, per_user = store.write(output_records)
     write_reports(frame, per_user, store.staging, cfg.report.metrics, study=kind)

@@ -287,10 +287,15 @@ class RuntimeConfig:
       devices: ``mirrored`` only: number of replicas. Without GPUs, this many logical CPU
         devices are created (before TensorFlow initialises its devices: a fresh process);
         null uses every visible GPU, or the single CPU.
+      tensorboard: a folder for Keras TensorBoard logs: one run per training call (named
+        by its order and job, e.g. ``0003_two_tower-fine_tune-s0-window_2``) with the loss and
+        the early-stopping monitor per epoch. Null (default): no logs. Command line:
+        ``--set runtime.tensorboard=DIR``.
     """
 
     distribute: str = "none"
     devices: int | None = None
+    tensorboard: str | None = None
 
     def check(self, where: str) -> None:
         """Checks the strategy name and the device count.

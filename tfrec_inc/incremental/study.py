@@ -145,7 +145,8 @@ def _update(ctx: _Context, job: _Job, window: Window) -> tuple[TwoTower | None, 
                                           prepared.row_history, job.key.seed)
     fitted, train_ds = training.fit_frames(
         model, prepared.catalog, update.data, monitor, prepared.row_history, job.model_cfg,
-        step_seed, progress=not ctx.quiet, desc=f"window {t}")
+        step_seed, progress=not ctx.quiet,
+        desc=f"{job.key.model} {job.key.strategy} seed {job.key.seed} window {t}")
     after = time.perf_counter()
     job.strategy.after_fit(model, train_ds)  # e.g. EWC's Fisher: part of the update cost
     served, job.model, info = job.strategy.fuse(

@@ -7,9 +7,13 @@ the same everywhere.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import itertools
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +29,37 @@ from tfrec_inc.data.windows import make_dataset
 # The evaluation layer (above this one) supplies it, e.g. full-ranking validation Recall@20.
 Monitor = Callable[[Any], float]
 MONITORED = "val_monitor"  # the logs key `BestEpoch` writes (for the bar and History)
+_TENSORBOARD: list[tuple[Path, Iterator[int]]] = []  # the active `tensorboard_logs` folder
+
+
+@contextlib.contextmanager
+def tensorboard_logs(folder: str | Path | None) -> Iterator[None]:
+    """Within the block, every `fit` also writes Keras TensorBoard logs under ``folder``.
+
+    Each call gets its own run folder ``<nnnn>_<desc>`` (a counter, then its label), holding
+    per-epoch ``loss`` and the early-stopping ``val_monitor``. ``None``: no logs.
+
+    Example:
+      >>> with tensorboard_logs(None):
+      ...     pass
+    """
+    if folder is None:
+        yield
+        return
+    _TENSORBOARD.append((Path(folder), itertools.count()))
+    try:
+        yield
+    finally:
+        _TENSORBOARD.pop()
+
+
+def _tensorboard_callback(desc: str) -> tf.keras.callbacks.Callback | None:
+    if not _TENSORBOARD:
+        return None
+    folder, counter = _TENSORBOARD[-1]
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", desc).strip("_") or "fit"
+    return tf.keras.callbacks.TensorBoard(log_dir=str(folder / f"{next(counter):04d}_{name}"),
+                                          write_graph=False, profile_batch=0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,6 +182,9 @@ def fit(
     stopper = BestEpoch(monitor, cfg.patience) if monitor is not None and cfg.patience > 0 else None
     if stopper is not None:
         callbacks.append(stopper)
+    board = _tensorboard_callback(desc)
+    if board is not None:
+        callbacks.append(board)  # after the stopper, like the bar: it logs the monitored value
     if progress:
         callbacks.append(_EpochBar(cfg.epochs, desc))  # after the stopper: it shows its score
     start = time.perf_counter()

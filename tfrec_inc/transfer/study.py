@@ -107,7 +107,8 @@ def _pretrain(job: _Seeded, source: Prepared, quiet: bool) -> None:
     monitor = protocol.validation_monitor(job.model_cfg.type, source.catalog, source.windows[-1],
                                           job.cfg.evaluation, source.row_history, job.seed)
     training.fit_frames(job.source_model, source.catalog, s_train, monitor,
-                        source.row_history, job.model_cfg, job.seed, progress=not quiet, desc="source")
+                        source.row_history, job.model_cfg, job.seed, progress=not quiet,
+                        desc=f"source seed {job.seed}")
     # Zero-shot: no target ids at all, so only the content paths score.
     job.zero_shot = job.model(job.train, (Vocabulary(), Vocabulary()))
     copy_content(job.source_model, job.zero_shot)
@@ -179,7 +180,8 @@ def _fit_mode(job: _Seeded, subset: pd.DataFrame, mode: str, stop_on: Window, pe
         freeze_text(model)
         model.compile(optimizer(job.model_cfg))  # Keras reads `trainable` at compile
     fitted, _ = training.fit_frames(model, job.target.catalog, subset, monitor, job.target.row_history,
-                                    job.model_cfg, step_seed, progress=not quiet, desc=f"{mode} {percent}%")
+                                    job.model_cfg, step_seed, progress=not quiet,
+                                    desc=f"{mode} {percent}% seed {job.seed}")
     return model, fitted
 
 
