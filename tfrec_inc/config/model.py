@@ -22,6 +22,7 @@ from typing import Any
 from tfrec_inc.config.schema import (
     HISTORY_POOLING,
     MODEL_TYPES,
+    NEGATIVES,
     OPTIMIZERS,
     POPULARITY_FORMS,
     TRAINED_TYPES,
@@ -74,6 +75,11 @@ class ModelConfig:
       remove_accidental_hits: mask in-batch negatives that are the positive item.
       logq_correction: correct in-batch softmax logits by each candidate's training
         frequency (TFRS ``candidate_sampling_probability``; popularity-bias correction).
+      negatives: the retrieval softmax's negatives: ``in_batch`` (the batch's other
+        items; TFRS's default), ``mixed`` (those plus ``uniform_negatives`` items drawn
+        uniformly from the catalog each step) or ``full`` (every catalog item: exact for
+        catalogs of a few thousand items, no sampling bias).
+      uniform_negatives: ``mixed`` only: uniform samples per step.
       cross_replica_negatives: with several replicas (``runtime.distribute``), score each
         replica's users against the items of every replica's slice of the batch (an
         all-gather), so the in-batch softmax has ``batch_size`` candidates as on one
@@ -131,6 +137,8 @@ class ModelConfig:
     temperature: float = 1.0
     remove_accidental_hits: bool = False
     logq_correction: bool = False
+    negatives: str = "in_batch"
+    uniform_negatives: int = 1024
     cross_replica_negatives: bool = True
     optimizer: str = "adagrad"
     learning_rate: float = 0.1
@@ -173,6 +181,8 @@ class ModelConfig:
             raise ConfigError(f"{where}: the item tower needs item_id, item_text or item_features")
         if not (self.user_id or self.user_features or self.user_history != "none"):
             raise ConfigError(f"{where}: the user tower needs user_id, user_features or user_history")
+        check_choice(self.negatives, NEGATIVES, f"{where}.negatives")
+        check_positive(self.uniform_negatives, f"{where}.uniform_negatives")
         check_positive(self.sequence_blocks, f"{where}.sequence_blocks")
         check_positive(self.sequence_heads, f"{where}.sequence_heads")
         for name in ("user_id_dropout", "item_id_dropout", "sequence_dropout"):

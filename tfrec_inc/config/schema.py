@@ -38,6 +38,7 @@ TRAINED_TYPES = ("retrieval", "ranking")
 POPULARITY_FORMS = ("all", "window", "decay")
 OPTIMIZERS = ("adagrad", "adam", "sgd")
 HISTORY_POOLING = ("none", "mean", "attention", "sequential")
+NEGATIVES = ("in_batch", "mixed", "full")
 WINDOW_MODES = ("count", "time", "boundaries", "random", "leave_one_out", "given")
 GROUPS = ("all", "warm_users", "cold_users", "cold_items")
 # Only strategies that exist in `tfrec_inc.incremental.strategies` are accepted.

@@ -220,5 +220,7 @@ def _two_tower(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame, text_vec
             counts = np.bincount(catalog.items.lookup(train["item_id"]), minlength=len(catalog.items))
             probability = np.maximum(counts, 1) / max(len(train), 1)
         return RetrievalModel(u, i, cfg.temperature, cfg.remove_accidental_hits, probability,
-                              cfg.cross_replica_negatives, user_vocab=users, item_vocab=items)
+                              cfg.cross_replica_negatives, user_vocab=users, item_vocab=items,
+                              negatives=cfg.negatives, num_items=len(catalog.items),
+                              uniform_negatives=cfg.uniform_negatives)
     return RankingModel(u, i, user_vocab=users, item_vocab=items)

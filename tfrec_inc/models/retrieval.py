@@ -1,4 +1,10 @@
-"""Two-tower retrieval on `tfrs.tasks.Retrieval` (in-batch softmax)."""
+"""Two-tower retrieval on `tfrs.tasks.Retrieval`: in-batch, mixed or full-catalog softmax.
+
+``in_batch`` and ``mixed`` negatives are TFRS's own task (``mixed``: the batch's items plus
+uniformly sampled ones, Yang et al. 2020, as extra candidate columns). The ``full``
+softmax over every catalog item is written here: TFRS's task places each query's positive
+on the diagonal of the candidate matrix, which a fixed catalog-wide candidate set cannot.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +38,14 @@ class RetrievalModel(tfrs.Model):
         penalties keep using the replica's own items.
       user_vocab, item_vocab: the ids that have their own rows in the towers' id tables
         (persisted with the weights; grown by incremental updates).
+      negatives: ``in_batch`` (the batch's other items), ``mixed`` (those plus
+        ``uniform_negatives`` items drawn uniformly from the catalog per step; accidental
+        hits removed; with ``item_probability`` the logQ correction uses each candidate's
+        probability under the mixture) or ``full`` (a softmax over every catalog item;
+        no sampling, so no correction).
+      num_items: catalog size (``mixed`` and ``full``: index 0, the unknown item, is
+        never a candidate).
+      uniform_negatives: ``mixed`` only: uniform samples per step.
 
     Example (two tiny id towers; `tfrec_inc.models.factory.build` makes real ones):
       >>> from tfrec_inc.models.towers import Tower
@@ -53,8 +67,15 @@ class RetrievalModel(tfrs.Model):
         cross_replica_negatives: bool = True,
         user_vocab: Vocabulary | None = None,
         item_vocab: Vocabulary | None = None,
+        negatives: str = "in_batch",
+        num_items: int = 0,
+        uniform_negatives: int = 0,
     ) -> None:
         super().__init__()
+        if negatives != "in_batch" and num_items < 2:
+            raise ValueError(f"negatives={negatives!r} needs num_items (the catalog size)")
+        self.negatives, self.num_items, self.uniform_negatives = negatives, num_items, uniform_negatives
+        self.temperature = temperature
         self.user_vocab = user_vocab if user_vocab is not None else Vocabulary()
         self.item_vocab = item_vocab if item_vocab is not None else Vocabulary()
         self.item_probability = None
@@ -66,7 +87,8 @@ class RetrievalModel(tfrs.Model):
         self.cross_replica_negatives = cross_replica_negatives
         self.task = tfrs.tasks.Retrieval(
             temperature=None if temperature == 1.0 else temperature,
-            remove_accidental_hits=remove_accidental_hits,
+            # Uniform samples can be the positive itself.
+            remove_accidental_hits=remove_accidental_hits or negatives == "mixed",
         )
         # Extra loss terms of incremental strategies (distillation, EWC): callables
         # (features, outputs) -> scalar, set before `fit` traces the train step.
@@ -103,13 +125,19 @@ class RetrievalModel(tfrs.Model):
         """TFRS's retrieval loss and the tower outputs the penalties read."""
         users = self.user_tower(features, training=training)
         items = self.item_tower(features, training=training)
+        # TFRS's FactorizedTopK evaluation expects one candidate per query: not gathered.
+        with_topk = metrics and bool(self.task.factorized_metrics)
+        if self.negatives == "full" and not with_topk:
+            return self._full_softmax(users, features["item"], training), {"users": users, "items": items}
         probability = None
         if self.item_probability is not None:
             probability = tf.gather(self.item_probability, tf.cast(features["item"], tf.int64))
-        candidates, ids = items, features["item"] if self.remove_accidental_hits else None
-        # TFRS's FactorizedTopK evaluation expects one candidate per query: not gathered.
-        if self.cross_replica_negatives and (training or not self.task.factorized_metrics):
+        mixed = self.negatives == "mixed" and not with_topk
+        candidates, ids = items, features["item"] if self.remove_accidental_hits or mixed else None
+        if self.cross_replica_negatives and not with_topk:
             candidates, ids, probability = _global_candidates(items, ids, probability)
+        if mixed:
+            candidates, ids, probability = self._add_uniform(candidates, ids, probability, training)
         loss = self.task(
             users,
             candidates,
@@ -118,6 +146,32 @@ class RetrievalModel(tfrs.Model):
             compute_metrics=metrics,
         )
         return loss, {"users": users, "items": items}
+
+    def _full_softmax(self, users: tf.Tensor, positives: tf.Tensor, training: bool) -> tf.Tensor:
+        """Softmax cross-entropy over every catalog item (index 0 masked), summed like TFRS's."""
+        catalog = self.item_tower({"item": tf.range(self.num_items, dtype=tf.int64)}, training=training)
+        logits = tf.matmul(users, catalog, transpose_b=True) / self.temperature
+        logits += tf.one_hot(0, self.num_items, on_value=-1e9, off_value=0.0)[None]
+        labels = tf.cast(positives, tf.int64)
+        return tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+
+    def _add_uniform(self, candidates: tf.Tensor, ids: tf.Tensor, probability: tf.Tensor | None,
+                     training: bool) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor | None]:
+        """Appends uniformly drawn catalog items to the in-batch candidates (mixed negatives).
+
+        With logQ correction an item's probability becomes its chance under the mixture:
+        its in-batch frequency plus ``uniform / (batch · (n − 1))`` (a constant factor does
+        not change the softmax).
+        """
+        drawn = tf.random.uniform([self.uniform_negatives], 1, self.num_items, dtype=tf.int64)
+        extra = self.item_tower({"item": drawn}, training=training)
+        ids = tf.concat([tf.cast(ids, tf.int64), drawn], axis=0)
+        if probability is not None:
+            assert self.item_probability is not None
+            share = self.uniform_negatives / (tf.cast(tf.shape(candidates)[0], tf.float32)
+                                              * (self.num_items - 1))
+            probability = tf.gather(self.item_probability, ids) + share
+        return tf.concat([candidates, extra], axis=0), ids, probability
 
     def attach_topk_metric(self, candidates: tf.Tensor, ks=(1, 5, 10, 50, 100)) -> None:
         """Adds TFRS's FactorizedTopK top-K categorical accuracy over ``candidates``.
