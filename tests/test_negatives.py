@@ -61,8 +61,8 @@ def test_mixed_logq_uses_the_mixture_probability(monkeypatch):
     def spy(users, candidates, candidate_sampling_probability=None, **kwargs):
         seen["p"] = candidate_sampling_probability.numpy()
         seen["n"] = int(candidates.shape[0])
-        return task.__class__.__call__(task, users, candidates,
-                                       candidate_sampling_probability=candidate_sampling_probability, **kwargs)
+        p = candidate_sampling_probability
+        return task(users, candidates, candidate_sampling_probability=p, **kwargs)
 
     monkeypatch.setattr(model, "task", spy)
     model.task_loss(BATCH)
