@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from tfrec_inc import data as data_lib
 from tfrec_inc.config import (
+    RATING_TYPES,
     ConfigError,
     DataConfig,
     EncoderConfig,
@@ -107,8 +108,8 @@ def load_domain(cfg: ExperimentConfig, data_cfg: DataConfig | None = None
     data_cfg = data_cfg or cfg.data
     data = data_lib.from_config(data_cfg, given_split=cfg.windows.mode == "given")
     for m in cfg.models:
-        if m.type == "ranking" and not data.has_ratings:
-            raise ConfigError(f"models: {model_label(m)!r} is a ranking model but "
+        if m.type in RATING_TYPES and not data.has_ratings:
+            raise ConfigError(f"models: {model_label(m)!r} is a {m.type} model (trained on ratings) but "
                               f"{data_cfg.dataset} has no ratings")
     return data, split(data.interactions, cfg.windows), Catalog.from_interactions(data)
 

@@ -31,6 +31,7 @@ from tfrec_inc.config.schema import (
     OPTIMIZERS,
     PARAMETER_SERVER_UNSUPPORTED,
     POPULARITY_FORMS,
+    RATING_TYPES,
     ROW_INITS,
     STRATEGIES,
     STUDIES,
@@ -48,6 +49,7 @@ from tfrec_inc.config.studies import CompressionConfig, ExperimentConfig, Increm
 from tfrec_inc.errors import ConfigError
 
 __all__ = [
+    "RATING_TYPES",
     "COMPRESSION_VARIANTS",
     "DATASETS",
     "DISTRIBUTE",

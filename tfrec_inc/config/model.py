@@ -41,9 +41,10 @@ class ModelConfig:
 
     Attributes:
       name: label used in tables and plots; defaults to ``type``.
-      type: ``retrieval`` (two-tower, in-batch softmax) or ``ranking`` (rating MSE), both
-        trained; or a baseline computed when it is built (no training; only its own keys
-        below apply): ``popularity`` (item counts, see ``popularity``), ``itemknn``
+      type: ``retrieval`` (two-tower, softmax over ``negatives``), ``ranking`` (rating
+        MSE) or ``multitask`` (both on shared towers, weighted), all trained; or a
+        baseline computed when it is built (no training; only its own keys below apply):
+        ``popularity`` (item counts, see ``popularity``), ``itemknn``
         (item-item cosine with shrinkage), ``ials`` (implicit ALS, library ``implicit``),
         ``ease`` (Steck's closed form), ``rp3beta`` (random walk P3 with popularity
         penalty) or ``text_knn`` (mean item text vector of the user's items).
@@ -80,6 +81,8 @@ class ModelConfig:
         uniformly from the catalog each step) or ``full`` (every catalog item: exact for
         catalogs of a few thousand items, no sampling bias).
       uniform_negatives: ``mixed`` only: uniform samples per step.
+      retrieval_weight: ``multitask`` only: weight of the retrieval loss.
+      rating_weight: ``multitask`` only: weight of the rating MSE (TFRS multitask tutorial).
       cross_replica_negatives: with several replicas (``runtime.distribute``), score each
         replica's users against the items of every replica's slice of the batch (an
         all-gather), so the in-batch softmax has ``batch_size`` candidates as on one
@@ -139,6 +142,8 @@ class ModelConfig:
     logq_correction: bool = False
     negatives: str = "in_batch"
     uniform_negatives: int = 1024
+    retrieval_weight: float = 1.0
+    rating_weight: float = 1.0
     cross_replica_negatives: bool = True
     optimizer: str = "adagrad"
     learning_rate: float = 0.1
@@ -182,6 +187,11 @@ class ModelConfig:
         if not (self.user_id or self.user_features or self.user_history != "none"):
             raise ConfigError(f"{where}: the user tower needs user_id, user_features or user_history")
         check_choice(self.negatives, NEGATIVES, f"{where}.negatives")
+        for name in ("retrieval_weight", "rating_weight"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{where}.{name}: must be >= 0, got {getattr(self, name)}")
+        if self.retrieval_weight == self.rating_weight == 0:
+            raise ConfigError(f"{where}: retrieval_weight and rating_weight are both 0: nothing to learn")
         check_positive(self.uniform_negatives, f"{where}.uniform_negatives")
         check_positive(self.sequence_blocks, f"{where}.sequence_blocks")
         check_positive(self.sequence_heads, f"{where}.sequence_heads")

@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 from tfrec_inc.config.model import check_models
-from tfrec_inc.config.schema import STUDIES, check_choice
+from tfrec_inc.config.schema import RATING_TYPES, STUDIES, check_choice
 from tfrec_inc.config.studies import ExperimentConfig
 from tfrec_inc.errors import ConfigError
 
@@ -69,8 +69,8 @@ def _check_transfer(cfg: ExperimentConfig) -> None:
             raise ConfigError(
                 f"models[{i}]: transfer models cannot use dataset-specific user_features or "
                 "item_features (set both false); text and history carry across domains")
-        if m.type == "ranking":
-            raise ConfigError(f"models[{i}]: transfer studies compare retrieval models")
+        if m.type in RATING_TYPES:
+            raise ConfigError(f"models[{i}]: transfer studies compare retrieval models (got {m.type!r})")
 
 
 def _check_windows(cfg: ExperimentConfig) -> None:
@@ -98,9 +98,9 @@ def _check_compression(cfg: ExperimentConfig) -> None:
         if cfg.transfer.source is not None:
             raise ConfigError("compression.variants: a run is a transfer or a compression study, not both")
         for i, m in enumerate(cfg.models):
-            if m.type == "ranking":
+            if m.type in RATING_TYPES:
                 raise ConfigError(f"models[{i}]: a compression study compares retrieval models "
-                                  "and computed baselines (got type 'ranking')")
+                                  f"and computed baselines (got type {m.type!r})")
     if comp.after_update is not None and "fusion_score" in cfg.strategies:
         raise ConfigError("compression.after_update: not with fusion_score (a score ensemble of two "
                           "models is not one model to compress)")

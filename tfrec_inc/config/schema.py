@@ -30,10 +30,12 @@ DATASETS = (
     "amazon-office",
     "amazon-scientific",
 )
-MODEL_TYPES = ("retrieval", "ranking", "popularity", "itemknn", "ials", "ease", "rp3beta", "text_knn")
+MODEL_TYPES = ("retrieval", "ranking", "multitask", "popularity", "itemknn", "ials", "ease", "rp3beta",
+               "text_knn")
 # The types trained by the Keras fit loop (`tfrec_inc.models.factory.ModelType.trained`); the
 # others are computed when built, and only they take a tuning ``grid``.
-TRAINED_TYPES = ("retrieval", "ranking")
+TRAINED_TYPES = ("retrieval", "ranking", "multitask")
+RATING_TYPES = ("ranking", "multitask")  # trained on ratings: the data must have them
 # What ``popularity`` models count (`tfrec_inc.config.model.ModelConfig.popularity`).
 POPULARITY_FORMS = ("all", "window", "decay")
 OPTIMIZERS = ("adagrad", "adam", "sgd")

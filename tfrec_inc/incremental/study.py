@@ -209,7 +209,11 @@ def _evaluate(ctx: _Context, job: _Job, served: TwoTower | None, window: Window,
     catalog, t, seed = prepared.catalog, window.index, job.key.seed
     if job.model_cfg.type == "ranking":
         return protocol.evaluate_ranking(served, catalog, window, cfg.evaluation, prepared.row_history)
-    step = protocol.evaluate_retrieval(served, catalog, window, cfg.evaluation, per_user=users, seed=seed,
+    step = []
+    if job.model_cfg.type == "multitask":  # its rating error too (the group sizes come from ranking)
+        step = [r for r in protocol.evaluate_ranking(served, catalog, window, cfg.evaluation,
+                                                     prepared.row_history) if r["metric"] != "users"]
+    step += protocol.evaluate_retrieval(served, catalog, window, cfg.evaluation, per_user=users, seed=seed,
                                        per_user_ks=protocol.paired_ks(cfg.report.metrics, cfg.evaluation.ks))
     step += retention.evaluate_retention(served, catalog, prepared.windows[:t], cfg.evaluation, job.own, seed)
     if cfg.evaluation.tfrs_topk and isinstance(served, RetrievalModel):

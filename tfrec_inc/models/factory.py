@@ -21,6 +21,7 @@ from tfrec_inc.models import similarity
 from tfrec_inc.models.base import TwoTower
 from tfrec_inc.models.ials import ials_model
 from tfrec_inc.models.item_based import item_item_model
+from tfrec_inc.models.multitask import MultitaskModel
 from tfrec_inc.models.popularity import PopularityModel
 from tfrec_inc.models.ranking import RankingModel
 from tfrec_inc.models.retrieval import RetrievalModel
@@ -159,6 +160,7 @@ class ModelType:
 MODEL_TYPES: dict[str, ModelType] = {
     "retrieval": ModelType(_trained),
     "ranking": ModelType(_trained),
+    "multitask": ModelType(_trained),
     "popularity": ModelType(_popularity, trained=False, data=_popularity_data),
     "itemknn": ModelType(_itemknn, trained=False),
     "ials": ModelType(_ials, trained=False),
@@ -215,12 +217,23 @@ def _two_tower(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame, text_vec
                    text_projection=projection, text=text_part, id_dropout=cfg.item_id_dropout,
                    combine=cfg.combine)
     if cfg.type == "retrieval":
-        probability = None
-        if cfg.logq_correction:
-            counts = np.bincount(catalog.items.lookup(train["item_id"]), minlength=len(catalog.items))
-            probability = np.maximum(counts, 1) / max(len(train), 1)
-        return RetrievalModel(u, i, cfg.temperature, cfg.remove_accidental_hits, probability,
+        return RetrievalModel(u, i, cfg.temperature, cfg.remove_accidental_hits, _logq(cfg, catalog, train),
                               cfg.cross_replica_negatives, user_vocab=users, item_vocab=items,
                               negatives=cfg.negatives, num_items=len(catalog.items),
                               uniform_negatives=cfg.uniform_negatives)
+    if cfg.type == "multitask":
+        return MultitaskModel(u, i, cfg.retrieval_weight, cfg.rating_weight, temperature=cfg.temperature,
+                              remove_accidental_hits=cfg.remove_accidental_hits,
+                              item_probability=_logq(cfg, catalog, train),
+                              cross_replica_negatives=cfg.cross_replica_negatives, user_vocab=users,
+                              item_vocab=items, negatives=cfg.negatives, num_items=len(catalog.items),
+                              uniform_negatives=cfg.uniform_negatives)
     return RankingModel(u, i, user_vocab=users, item_vocab=items)
+
+
+def _logq(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame) -> np.ndarray | None:
+    """Each item's training frequency (the in-batch sampling probability), when logQ-corrected."""
+    if not cfg.logq_correction:
+        return None
+    counts = np.bincount(catalog.items.lookup(train["item_id"]), minlength=len(catalog.items))
+    return np.maximum(counts, 1) / max(len(train), 1)

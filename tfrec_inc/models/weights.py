@@ -13,6 +13,7 @@ import numpy as np
 
 from tfrec_inc.data.catalog import Catalog
 from tfrec_inc.models.base import TwoTower
+from tfrec_inc.models.multitask import MultitaskModel
 from tfrec_inc.models.ranking import RankingModel
 
 
@@ -27,7 +28,7 @@ def build_weights(model: TwoTower) -> None:
         features["history"] = np.zeros((1, model.history_length), dtype=np.int64)
     model.user_tower(features)
     model.item_tower(features)
-    if isinstance(model, RankingModel):
+    if isinstance(model, RankingModel | MultitaskModel):
         model(features)  # the rating head
 
 
