@@ -321,3 +321,54 @@ def test_transfer_untrained_branch_tunes_and_keeps_popularity_on_the_share(small
     ease = found["ease"]
     assert ease[ease["metric"] == "param_ease_lambda"]["value"].item() in (1.0, 100.0)
     assert set(ease["strategy"]) == {"scratch"} and set(ease["window"]) == {50}
+
+
+# --------------------------------------------------------------------------- fold-in
+
+
+def _given_split(toy):
+    """u5 (never in the build data) consumed "b" in validation and "a" in test; u4 "b" in test."""
+    prepared, train = toy
+    inter = prepared.data.interactions
+    valid = pd.DataFrame({"user_id": ["u5"], "item_id": ["b"], "timestamp": [11]})
+    test = pd.DataFrame({"user_id": ["u5", "u4"], "item_id": ["a", "b"], "timestamp": [12, 12]})
+    history = pd.concat([train, valid], ignore_index=True)
+    from tfrec_inc.data.windows import Window
+
+    return prepared, train, Window(0, train, valid, test, history), inter
+
+
+@pytest.mark.parametrize("kind", ["itemknn", "ease", "rp3beta", "ials", "text_knn"])
+def test_baselines_profile_users_by_everything_before_the_test_slice(toy, kind):
+    # Before: the profile was the build data only, so u5 (whose only item before the test
+    # slice is her validation item) scored every item 0 and got a random list, while the
+    # history towers of the trained models read that validation item.
+    prepared, train, window, _ = _given_split(toy)
+    cfg = dataclasses.replace(ModelConfig(type=kind, factors=2, iterations=3), neighbors=None)
+    model = factory.build(cfg, prepared, train)
+    (u5,), _ = _index(prepared, ["u5"], [])
+    folded = model.folded_in(prepared.catalog, window.history)
+    assert not np.allclose(folded.user_tower({"user": [u5]}).numpy(), 0.0)
+    assert np.allclose(model.user_tower({"user": [u5]}).numpy(), 0.0)  # the built model is unchanged
+    found = protocol.evaluate_retrieval(model, prepared.catalog, window,
+                                        EvaluationConfig(ks=[4], groups=["all"]))
+    constant = next(r["value"] for r in found if r["metric"] == "constant_users")
+    assert constant == 0
+
+
+def test_ials_fold_in_is_implicits_recalculate_user(toy):
+    import implicit
+    from threadpoolctl import threadpool_limits
+
+    prepared, train, window, _ = _given_split(toy)
+    cfg = ModelConfig(type="ials", factors=3, regularization=0.1, iterations=5, ials_alpha=2.0)
+    model = factory.build(cfg, prepared, train)
+    folded = model.folded_in(prepared.catalog, window.history)
+    users, items = _index(prepared, ["u1", "u2", "u3", "u4", "u5"], ["a", "b", "c", "d"])
+    item_factors = model.item_tower({"item": np.arange(len(prepared.catalog.items))}).numpy()
+    x = _hand_x(prepared, window.history, ["u1", "u2", "u3", "u4", "u5"], ["a", "b", "c", "d"])
+    with threadpool_limits(1, "blas"):
+        als = implicit.als.AlternatingLeastSquares(factors=3, regularization=0.1, alpha=2.0, use_gpu=False)
+        als.item_factors = item_factors[items]
+        want = als.recalculate_user(np.arange(5), sp.csr_matrix(x.astype(np.float32)))
+    np.testing.assert_allclose(folded.user_tower({"user": users}).numpy(), want, rtol=1e-4, atol=1e-5)

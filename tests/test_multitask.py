@@ -14,7 +14,8 @@ from tfrec_inc.models.towers import Tower
 from tfrec_inc.prepare import load_domain
 from tfrec_inc.results import read_metrics
 
-BATCH = {"user": tf.constant([1, 2, 3]), "item": tf.constant([2, 1, 3]), "rating": tf.constant([5.0, 1.0, 3.0])}
+BATCH = {"user": tf.constant([1, 2, 3]), "item": tf.constant([2, 1, 3]),
+         "rating": tf.constant([5.0, 1.0, 3.0])}
 
 
 def _model(retrieval_weight: float, rating_weight: float) -> MultitaskModel:

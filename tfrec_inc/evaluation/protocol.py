@@ -37,6 +37,7 @@ from tfrec_inc.data.catalog import Catalog
 from tfrec_inc.data.history import last_items
 from tfrec_inc.data.windows import Window, before_valid, make_dataset
 from tfrec_inc.evaluation.metrics import per_user_metrics, recall_precision_curve
+from tfrec_inc.models.item_based import Computed
 from tfrec_inc.results import record
 
 
@@ -181,6 +182,9 @@ def evaluate_retrieval(
       per_user_ks: the cut-offs of the ``per_user`` rows (`paired_ks`); empty: K = 20
         (or the largest K).
 
+    A computed baseline (`tfrec_inc.models.item_based.Computed`) is scored with its users
+    folded in from ``window.history``: the history the trained models' towers read.
+
     Returns:
       Records ``{"group", "metric", "k", "value"}``: every metric at ``cfg.ks``, the
       group sizes (``users``) and how many of them score every candidate alike
@@ -191,6 +195,9 @@ def evaluate_retrieval(
     hist, relevant = _relevant(catalog, window, cfg)
     if relevant.empty:
         return []
+    if isinstance(model, Computed):
+        # Baselines see each user's whole history before the slice, as history towers do.
+        model = model.folded_in(catalog, window.history)
     users = relevant.index.to_numpy(np.int64)
     k_max = max(cfg.ks)
     recent = None

@@ -7,12 +7,13 @@ item j) the user tower is the user's multi-hot row x_u and the item tower column
 so the dot product is the usual ``(x_u W)[j]``.
 
 The data a baseline is built on gives X, the binary user × item matrix (a repeated
-interaction counts once). Users without a row in that data get an all-zero user vector
-and so score every item 0 (the protocol then ranks in its seeded random order and counts
-them as ``constant_users``); items without a column get an all-zero item vector. The
-profile is the data the model is built on, not everything before the test slice: the
-same information the id towers have (a user whose only interactions are in validation or
-held-out test slices has none).
+interaction counts once), from which its weights are computed. At evaluation the user
+side is *folded in* (`Computed.folded_in`): each user is described by everything before
+the slice being scored — the same items the history towers of the trained models read,
+e.g. the validation item of a leave-one-out split. Users without any such interaction get
+an all-zero user vector and so score every item 0 (the protocol then ranks in its seeded
+random order and counts them as ``constant_users``); items without a column in X get an
+all-zero item vector.
 
 Everything is indexed by catalog index (row 0: unknown), so a model rebuilt from a
 checkpoint has the same shapes whatever data it is rebuilt on.
@@ -86,6 +87,10 @@ class Profile(tf.keras.layers.Layer):
         return tf.scatter_nd(where, tf.ones([tf.shape(where)[0]], tf.float32), shape)
 
 
+# ``X [len(catalog.users), len(catalog.items)] -> the user tower`` of a profile X.
+UserSide = Callable[[sp.csr_matrix], tf.keras.layers.Layer]
+
+
 class Computed(tf.keras.Model):
     """A baseline computed at build time: fixed towers, nothing to train.
 
@@ -94,17 +99,36 @@ class Computed(tf.keras.Model):
       item_tower: a Keras layer ``{"item": int [B]} -> float32 [B, d]``.
       vocabs: (users, items) ids of the data it was built on (`TwoTower` bookkeeping;
         the towers are indexed by catalog index and do not read them).
+      user_side: how a user tower is made from a profile matrix (`folded_in`); None:
+        the user tower does not depend on a profile.
     """
 
     history_length = 0
 
     def __init__(self, user_tower: tf.keras.layers.Layer, item_tower: tf.keras.layers.Layer,
-                 vocabs: tuple[Vocabulary, Vocabulary]) -> None:
+                 vocabs: tuple[Vocabulary, Vocabulary], user_side: UserSide | None = None) -> None:
         super().__init__()
         self.user_tower = user_tower
         self.item_tower = item_tower
         self.penalties: list = []
         self.user_vocab, self.item_vocab = vocabs
+        self.user_side = user_side
+
+    def folded_in(self, catalog: Catalog, history: pd.DataFrame) -> Computed:
+        """The same weights with every user described by ``history`` (fold-in).
+
+        Args:
+          catalog: the dataset's catalog.
+          history: the interactions that profile the users (e.g. everything before the
+            slice being scored).
+
+        Returns:
+          A `Computed` sharing this item tower, or this model when it has no ``user_side``.
+        """
+        if self.user_side is None:
+            return self
+        return Computed(self.user_side(interaction_matrix(catalog, history)), self.item_tower,
+                        (self.user_vocab, self.item_vocab), self.user_side)
 
 
 def item_item_model(catalog: Catalog, data: pd.DataFrame, weights: Callable[[sp.csr_matrix], np.ndarray],
@@ -131,4 +155,5 @@ def item_item_model(catalog: Catalog, data: pd.DataFrame, weights: Callable[[sp.
     columns = np.zeros((x.shape[1], x.shape[1]), np.float32)  # row j = column j of W
     if len(seen):
         columns[np.ix_(seen, seen)] = np.asarray(weights(x[:, seen].tocsr()), np.float32).T
-    return Computed(Profile(x, name="user_tower"), Rows(columns, "item", name="item_tower"), vocabs)
+    return Computed(Profile(x, name="user_tower"), Rows(columns, "item", name="item_tower"), vocabs,
+                    lambda profile: Profile(profile, name="user_tower"))

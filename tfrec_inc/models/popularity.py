@@ -40,7 +40,7 @@ class PopularityModel(tf.keras.Model):
     Each row of ``data`` counts (a repeated interaction counts again): weight 1, or with
     ``half_life_days`` the weight 0.5^(age / half-life), age = the latest timestamp in
     ``data`` minus the row's timestamp, in days. Full ranking then orders items by count
-    (ties: lower catalog index first), with the user's seen items excluded like for any
+    (ties: the protocol's seeded random order), with the user's seen items excluded like for any
     other model. Nothing is trained.
 
     Args:

@@ -1,7 +1,8 @@
 """``text_knn``: the user's items' text, no training.
 
 The user vector is the mean of the L2-normalised text vectors (``prepared.text_vectors``,
-the configured encoder) of the user's items in the data the model is built on; the item
+the configured encoder) of the user's items (at evaluation: everything before the scored
+slice, `tfrec_inc.models.item_based.Computed.folded_in`); the item
 vector is the item's L2-normalised text vector. Their dot product is the mean cosine
 similarity between a candidate and the user's items, so cold items (text, no
 interactions) are scored like any other. A user without items in the data gets an
@@ -61,6 +62,8 @@ def text_knn_model(catalog: Catalog, data: pd.DataFrame, text_vectors: np.ndarra
     if text_vectors is None:
         raise ValueError("text_knn reads item text: pass text_vectors")
     unit = normalized(text_vectors)
-    profile = Profile(interaction_matrix(catalog, data), name="profile")
-    return Computed(_MeanText(profile, unit, name="user_tower"), Rows(unit, "item", name="item_tower"),
-                    vocabs)
+    def user_side(x):
+        return _MeanText(Profile(x, name="profile"), unit, name="user_tower")
+
+    return Computed(user_side(interaction_matrix(catalog, data)), Rows(unit, "item", name="item_tower"),
+                    vocabs, user_side)
