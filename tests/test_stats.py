@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from tfrec_inc.evaluation import stats
+from tfrec_inc.reporting import significance
 
 
 def test_holm_matches_the_textbook_example():
@@ -89,3 +90,36 @@ def test_bootstrap_errors():
         stats.cluster_bootstrap(np.array([1.0]), np.array([0]), n_boot=1)
     with pytest.raises(ValueError, match="same shape"):
         stats.paired_bootstrap(np.array([1.0]), np.array([1.0, 2.0]), np.array([0]))
+
+
+def _seeded_rows(offsets: list[float], n_users: int = 400) -> pd.DataFrame:
+    """One row's per-user values: user u scores 0.3 + tiny noise + the seed's offset."""
+    rng = np.random.default_rng(0)
+    base = 0.3 + rng.normal(0, 0.01, n_users)
+    return pd.DataFrame([{"column": "d", "model": "m", "strategy": "s", "metric": "recall", "seed": seed,
+                          "window": 0, "user": u, "value": base[u] + offset}
+                         for seed, offset in enumerate(offsets) for u in range(n_users)])
+
+
+def test_intervals_cover_the_training_seeds_not_only_the_test_users():
+    # Before: the bootstrap resampled users of the seed-averaged values only, so a row whose
+    # seeds disagree by ±0.05 got an interval ~0.002 wide around their mean.
+    spread = significance.row_intervals(_seeded_rows([-0.05, 0.0, 0.05]))[("d", "m", "s", "recall")]
+    calm = significance.row_intervals(_seeded_rows([0.0, 0.0, 0.0]))[("d", "m", "s", "recall")]
+    assert calm.high - calm.low < 0.005
+    # s = 0.05, s / sqrt(3) = 0.0289: half-width >= 1.96 * 0.0289
+    assert spread.low < 0.3 - 0.056 and spread.high > 0.3 + 0.056
+    assert spread.estimate == pytest.approx(calm.estimate)
+
+
+def test_paired_differences_carry_the_seed_spread_of_the_differences():
+    a = _seeded_rows([-0.05, 0.0, 0.05]).assign(model="a")
+    b = _seeded_rows([0.0, 0.0, 0.0]).assign(model="b", value=lambda f: f["value"] - 0.01)
+    values = pd.concat([a, b], ignore_index=True)
+    found = significance.comparisons(values, [("baseline", "d", "recall", ("a", "s"), ("b", "s"))])
+    row = found.iloc[0]
+    assert row["diff"] == pytest.approx(0.01, abs=1e-9)
+    assert row["low"] < 0 < row["high"] and row["p"] > 0.05  # 0.01 is well within the seed spread
+    same = pd.concat([_seeded_rows([0.0] * 3).assign(model="a"), b], ignore_index=True)
+    tight = significance.comparisons(same, [("baseline", "d", "recall", ("a", "s"), ("b", "s"))]).iloc[0]
+    assert tight["p"] < 1e-6

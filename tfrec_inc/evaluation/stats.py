@@ -166,12 +166,14 @@ class Interval:
       low: lower end of the percentile interval.
       high: upper end.
       p: two-sided p-value of "the statistic is 0" (meaningful for differences).
+      se: the standard error behind ``p``.
     """
 
     estimate: float
     low: float
     high: float
     p: float
+    se: float = float("nan")
 
 
 def cluster_bootstrap(values: np.ndarray, clusters: np.ndarray, weights: np.ndarray | None = None,
@@ -234,11 +236,50 @@ def cluster_bootstrap(values: np.ndarray, clusters: np.ndarray, weights: np.ndar
     tail = (1.0 - confidence) / 2.0
     low, high = np.quantile(stats, [tail, 1.0 - tail])
     se = float(stats.std(ddof=1))
+    return Interval(estimate, float(low), float(high), _normal_p(estimate, se), se)
+
+
+def _normal_p(estimate: float, se: float) -> float:
+    """Two-sided normal p-value of estimate / se (se 0: 1 for a zero estimate, else 0)."""
     if se > 0:
-        p = float(2.0 * scipy_stats.norm.sf(abs(estimate) / se))
-    else:
-        p = 1.0 if estimate == 0 else 0.0  # every resample gives the same value
-    return Interval(estimate, float(low), float(high), p)
+        return float(2.0 * scipy_stats.norm.sf(abs(estimate) / se))
+    return 1.0 if estimate == 0 else 0.0  # every resample gives the same value
+
+
+def with_seed_spread(interval: Interval, seed_estimates: np.ndarray, confidence: float = 0.95) -> Interval:
+    """Widens a bootstrap over users by the training randomness seen across seeds.
+
+    The bootstrap of seed-averaged per-user values covers the sampling of test users
+    only. The seed average itself varies with the training seeds: its variance is
+    estimated by s² / n from the ``n`` per-seed estimates and added in quadrature to
+    each half of the interval (scaled by the normal quantile) and to the standard error
+    behind ``p``. A single seed gives no estimate: the interval is returned unchanged.
+
+    Args:
+      interval: the bootstrap interval of the seed-averaged statistic.
+      seed_estimates: the statistic computed in each seed separately.
+      confidence: coverage of the interval, in (0, 1).
+
+    Returns:
+      The widened `Interval` (same estimate).
+
+    Example:
+      >>> iv = Interval(0.5, 0.4, 0.6, 0.0, 0.05)
+      >>> wide = with_seed_spread(iv, np.array([0.4, 0.5, 0.6]))
+      >>> round(wide.low, 4), round(wide.high, 4), round(wide.se, 4)
+      (0.349, 0.651, 0.0764)
+    """
+    x = np.asarray(seed_estimates, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    if x.size < 2:
+        return interval
+    extra = float(x.var(ddof=1)) / x.size
+    z = float(scipy_stats.norm.ppf((1.0 + confidence) / 2.0))
+    est = interval.estimate
+    low = est - np.sqrt((est - interval.low) ** 2 + z * z * extra)
+    high = est + np.sqrt((interval.high - est) ** 2 + z * z * extra)
+    se = float(np.sqrt(np.nan_to_num(interval.se) ** 2 + extra))
+    return Interval(est, float(low), float(high), _normal_p(est, se), se)
 
 
 def paired_bootstrap(a: np.ndarray, b: np.ndarray, clusters: np.ndarray,

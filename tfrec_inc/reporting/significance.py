@@ -82,7 +82,7 @@ def is_baseline(model: str, baselines: Collection[str] | None) -> bool:
 
 
 def user_values(per_user: pd.DataFrame, k: int) -> pd.DataFrame:
-    """Seed-averaged per-user recall/ndcg@k of group "all", weighted 1 / users per window.
+    """Per-user recall/ndcg@k of group "all", one row per (row, metric, seed, window, user).
 
     Args:
       per_user: long per-user values (`tfrec_inc.results.PER_USER_COLUMNS`) with a
@@ -90,7 +90,7 @@ def user_values(per_user: pd.DataFrame, k: int) -> pd.DataFrame:
       k: the cut-off.
 
     Returns:
-      Columns ``column, model, strategy, metric, window, user, value, seeds, weight``.
+      Columns ``column, model, strategy, metric, seed, window, user, value``.
 
     Raises:
       DataError: a (seed, window, user) repeated within one row and metric.
@@ -103,13 +103,26 @@ def user_values(per_user: pd.DataFrame, k: int) -> pd.DataFrame:
         first = pu[repeated].iloc[0]
         raise DataError(f"per-user values: repeated (seed, window, user) for {first['column']} "
                         f"{first['model']} {first['strategy']} {first['metric']}@{k}")
-    averaged = stats.seed_average(pu)
-    users = averaged.groupby([*ROW, "window"])["user"].transform("size")
-    return averaged.assign(weight=1.0 / users)
+    return pu
+
+
+def _averaged(sub: pd.DataFrame) -> pd.DataFrame:
+    """One row's seed-averaged (window, user) values, weighted 1 / users of the window."""
+    averaged = stats.seed_average(sub[[*PAIR, "seed", "value"]])
+    return averaged.assign(weight=1.0 / averaged.groupby("window")["user"].transform("size"))
+
+
+def _per_seed(values: pd.Series, window: pd.Series, seed: pd.Series) -> np.ndarray:
+    """The table's statistic in each seed: the mean over windows of the per-window means."""
+    frame = pd.DataFrame({"value": values.to_numpy(), "window": window.to_numpy(), "seed": seed.to_numpy()})
+    return frame.groupby(["seed", "window"])["value"].mean().groupby(level="seed").mean().to_numpy()
 
 
 def row_intervals(values: pd.DataFrame, n_boot: int = N_BOOT) -> dict[tuple, stats.Interval]:
-    """The cluster-bootstrap interval of each (column, model, strategy, metric) mean.
+    """The interval of each (column, model, strategy, metric) mean: users and seeds.
+
+    A cluster bootstrap over users of the seed-averaged values, widened by the spread of
+    the per-seed means (`tfrec_inc.evaluation.stats.with_seed_spread`).
 
     Args:
       values: as returned by `user_values`.
@@ -118,27 +131,35 @@ def row_intervals(values: pd.DataFrame, n_boot: int = N_BOOT) -> dict[tuple, sta
     Returns:
       ``{(column, model, strategy, metric): Interval}``.
     """
-    return {key: stats.cluster_bootstrap(sub["value"].to_numpy(), sub["user"].to_numpy(),
-                                         sub["weight"].to_numpy(), n_boot=n_boot, seed=SEED)
-            for key, sub in values.groupby(ROW, sort=False)}
+    out = {}
+    for key, sub in values.groupby(ROW, sort=False):
+        avg = _averaged(sub)
+        iv = stats.cluster_bootstrap(avg["value"].to_numpy(), avg["user"].to_numpy(),
+                                     avg["weight"].to_numpy(), n_boot=n_boot, seed=SEED)
+        out[key] = stats.with_seed_spread(iv, _per_seed(sub["value"], sub["window"], sub["seed"]))
+    return out
 
 
 def _compare(values: pd.DataFrame, column: str, metric: str, row: tuple[str, str],
              against: tuple[str, str], n_boot: int) -> stats.Interval | None:
-    """Paired bootstrap of row − against over their common (window, user) pairs."""
+    """Paired bootstrap of row − against over their common (window, user) pairs, plus seed spread."""
     def pick(model_strategy: tuple[str, str]) -> pd.DataFrame:
         model, strategy = model_strategy
-        sub = values[(values["column"] == column) & (values["metric"] == metric)
-                     & (values["model"] == model) & (values["strategy"] == strategy)]
-        return sub[[*PAIR, "value", "weight"]]
+        return values[(values["column"] == column) & (values["metric"] == metric)
+                      & (values["model"] == model) & (values["strategy"] == strategy)]
 
-    pairs = pick(row).merge(pick(against), on=PAIR, validate="one_to_one")
+    a, b = pick(row), pick(against)
+    pairs = _averaged(a).merge(_averaged(b)[[*PAIR, "value"]], on=PAIR, validate="one_to_one")
     if pairs.empty:
         return None
     # Weights of the row's windows: a window's users are the same for both after the merge.
     weight = 1.0 / pairs.groupby("window")["user"].transform("size")
-    return stats.paired_bootstrap(pairs["value_x"].to_numpy(), pairs["value_y"].to_numpy(),
-                                  pairs["user"].to_numpy(), weight.to_numpy(), n_boot=n_boot, seed=SEED)
+    found = stats.paired_bootstrap(pairs["value_x"].to_numpy(), pairs["value_y"].to_numpy(),
+                                   pairs["user"].to_numpy(), weight.to_numpy(), n_boot=n_boot, seed=SEED)
+    # Seed i of one row against seed i of the other (the baselines' seeds differ only in ties).
+    by_seed = a[[*PAIR, "seed", "value"]].merge(b[[*PAIR, "seed", "value"]], on=[*PAIR, "seed"])
+    diff = by_seed["value_x"] - by_seed["value_y"]
+    return stats.with_seed_spread(found, _per_seed(diff, by_seed["window"], by_seed["seed"]))
 
 
 def best_baselines(means: dict[tuple, float], baselines: Collection[str] | None) -> dict[tuple, tuple]:
@@ -234,9 +255,11 @@ def describe(alpha: float, n_boot: int = N_BOOT) -> str:
     return (
         "[95 % CI] = percentile interval of a cluster bootstrap over users "
         f"({n_boot} resamples; per-user values averaged over seeds first, a user's windows "
-        "resampled together); it reflects the sampling of test users, ± std the spread over seeds. "
+        "resampled together), widened in quadrature by the spread of the per-seed means (s² / seeds): "
+        "it covers the sampling of test users and the training seeds; ± std is the spread over seeds. "
         f"{MARKER} = the paired difference (same bootstrap, users' seed-averaged values paired over "
-        "(window, user); p two-sided from the bootstrap standard error) has a Holm-adjusted "
+        "(window, user), seed spread of the per-seed differences added; p two-sided from the combined "
+        "standard error) has a Holm-adjusted "
         f"p < {alpha:g}, Holm over all the comparisons of this report. A difference without "
         f"{MARKER} is not evidence that either row is better."
     )
