@@ -372,3 +372,71 @@ def test_ials_fold_in_is_implicits_recalculate_user(toy):
         als.item_factors = item_factors[items]
         want = als.recalculate_user(np.arange(5), sp.csr_matrix(x.astype(np.float32)))
     np.testing.assert_allclose(folded.user_tower({"user": users}).numpy(), want, rtol=1e-4, atol=1e-5)
+
+
+# --------------------------------------------------------------------------- iALS fine_tune
+
+
+def test_ials_refit_is_one_als_sweep_over_the_new_data_and_keeps_other_rows(toy):
+    import implicit
+    from threadpoolctl import threadpool_limits
+
+    prepared, train = toy
+    cfg = ModelConfig(type="ials", factors=3, regularization=0.1, iterations=5, ials_alpha=2.0)
+    old, new = train.iloc[:6], train.iloc[6:]  # new: u3's c, d and u4's a, d
+    previous = factory.build(cfg, prepared, old)
+    before_u = previous.user_tower.table.numpy().copy()
+    before_i = previous.item_tower.table.numpy().copy()
+    updated = factory.refit(cfg, prepared, new, previous)
+    after_u, after_i = updated.user_tower.table.numpy(), updated.item_tower.table.numpy()
+    (u1, u2, u3, u4), (a, b, c, d) = _index(prepared, ["u1", "u2", "u3", "u4"], ["a", "b", "c", "d"])
+    np.testing.assert_array_equal(after_u[[u1, u2]], before_u[[u1, u2]])  # not in the new data
+    np.testing.assert_array_equal(after_i[b], before_i[b])
+    # The reference: implicit's own user step, then item step, on the new rows only.
+    x = sp.csr_matrix(protocol_free_matrix(prepared, new))
+    with threadpool_limits(1, "blas"):
+        als = implicit.als.AlternatingLeastSquares(factors=3, regularization=0.1, alpha=2.0, use_gpu=False)
+        als.item_factors = before_i.copy()
+        users = np.array([u3, u4])
+        want_u = before_u.copy()
+        want_u[users] = als.recalculate_user(users, x[users])
+        als.user_factors = want_u
+        items = np.array([a, c, d])
+        want_i = before_i.copy()
+        want_i[items] = als.recalculate_item(items, x.T.tocsr()[items])
+    np.testing.assert_allclose(after_u, want_u, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(after_i, want_i, rtol=1e-5, atol=1e-6)
+    assert set(updated.item_vocab.ids) >= {"a", "c", "d"}
+
+
+def protocol_free_matrix(prepared, frame):
+    """The binary catalog-indexed user × item matrix of ``frame``, by hand."""
+    x = np.zeros((len(prepared.catalog.users), len(prepared.catalog.items)), np.float32)
+    x[prepared.catalog.users.lookup(frame["user_id"]), prepared.catalog.items.lookup(frame["item_id"])] = 1
+    return x
+
+
+def test_ials_runs_under_fine_tune_and_other_baselines_do_not(tmp_path):
+    import tfrec_inc
+    from tfrec_inc.results import read_metrics
+
+    cfg = {
+        "experiment": "ials_ft", "seeds": [0],
+        "data": {"dataset": "synthetic",
+                 "options": {"num_users": 150, "num_items": 90, "num_interactions": 2400, "num_periods": 3}},
+        "windows": {"num_windows": 3},
+        "models": [{"name": "ials", "type": "ials", "iterations": 3, "grid": {"factors": [4, 8]}},
+                   {"name": "itemknn", "type": "itemknn"}],
+        "strategies": ["full_retrain", "fine_tune"],
+        "evaluation": {"ks": [20], "groups": ["all"]},
+        "report": {"metrics": ["recall@20"]},
+    }
+    frame = read_metrics(tfrec_inc.run(cfg, output=tmp_path / "out", quiet=True))
+    jobs = set(frame[frame["metric"] == "recall"][["model", "strategy"]].itertuples(index=False, name=None))
+    assert jobs == {("ials", "full_retrain"), ("ials", "fine_tune"), ("itemknn", "full_retrain")}
+    tuned = frame[(frame["strategy"] == "fine_tune") & (frame["metric"] == "param_factors")]
+    assert tuned["window"].tolist() == [0]  # tuned once; the later windows keep its factors
+    recall = frame[(frame["metric"] == "recall") & (frame["model"] == "ials")].pivot_table(
+        index="window", columns="strategy", values="value")
+    assert recall.loc[0, "fine_tune"] == recall.loc[0, "full_retrain"]  # the same window-0 fit
+    assert (recall.loc[1:, "fine_tune"] != recall.loc[1:, "full_retrain"]).all()

@@ -28,7 +28,7 @@ from tfrec_inc.evaluation import protocol, retention, selection
 from tfrec_inc.incremental import strategies
 from tfrec_inc.models import training
 from tfrec_inc.models.base import TwoTower
-from tfrec_inc.models.factory import build, is_trained
+from tfrec_inc.models.factory import build, is_trained, refit, refits
 from tfrec_inc.models.retrieval import RetrievalModel
 from tfrec_inc.models.weights import content_rows, warm_start
 from tfrec_inc.prepare import Prepared
@@ -45,6 +45,8 @@ class _Job:
     model: TwoTower | None = None
     own: dict[tuple[int, int], float] = dataclasses.field(default_factory=dict)
     """Each finished window's own test recall ``R[s, s]``, for backward transfer."""
+    chosen: ModelConfig | None = None
+    """A computed model's config with its latest tuned grid values (what `refit` keeps)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,10 +76,11 @@ def run(cfg: ExperimentConfig, prepared: Prepared, store: ResultsStore, quiet: b
     """
     ctx = _Context(cfg, prepared, store, quiet, retention.held_out(prepared.windows))
     out = StudyOutput()
-    # A computed baseline has no weights to carry, so only the retrain strategies (which
-    # say what data it is built on) mean something for it; the others would repeat them.
+    # A computed baseline is rebuilt by the retrain strategies (which say what data it is
+    # built on); `fine_tune` also runs the ones that update in place (iALS); the other
+    # strategies would repeat these.
     jobs = [(m, s, seed) for m in cfg.models for s in cfg.strategies for seed in cfg.seeds
-            if is_trained(m) or s in strategies.RETRAIN]
+            if is_trained(m) or s in strategies.RETRAIN or (s == "fine_tune" and refits(m))]
     bar = tqdm(total=len(jobs) * len(prepared.windows), desc=cfg.experiment, unit="window", disable=quiet)
     for model_cfg, strategy_name, seed in jobs:
         job = _Job(JobKey(config_lib.model_label(model_cfg), strategy_name, seed), model_cfg,
@@ -92,7 +95,8 @@ def _run_job(ctx: _Context, job: _Job, out: StudyOutput, bar: tqdm) -> None:
     ckpt = ctx.store.checkpoints
     done = ckpt.completed(job.key)
     if done:
-        job.model, state = ckpt.load_model(job.key, done[-1], ctx.rebuild(_resumed_config(ctx, job, done)))
+        job.chosen = _resumed_config(ctx, job, done)
+        job.model, state = ckpt.load_model(job.key, done[-1], ctx.rebuild(job.chosen))
         job.strategy.restore(state)
     for window in ctx.prepared.windows:
         t = window.index
@@ -126,10 +130,15 @@ def _update(ctx: _Context, job: _Job, window: Window) -> tuple[TwoTower | None, 
     # One seed per (run seed, window): a resumed step draws the same numbers.
     step_seed = job.key.seed * 1000 + t
     if not is_trained(job.model_cfg):
+        if update.warm_start and job.model is not None:
+            # `fine_tune` of a model that updates in place, with the values chosen at window 0.
+            job.model = refit(job.chosen or job.model_cfg, prepared, update.data, job.model)
+            return job.model, []
         # Nothing to train: computed from the strategy's data (`popularity: window`, the
         # default, counts the window's training slice), tuned on validation if it has a grid.
         job.model, chosen = selection.tuned(job.model_cfg, prepared, update.data, window, cfg.evaluation,
                                             current=window.train, seed=step_seed)
+        job.chosen = dataclasses.replace(job.model_cfg, **chosen)
         return job.model, selection.param_records(chosen)
     tf.keras.utils.set_random_seed(step_seed)
     previous = job.model if update.warm_start else None

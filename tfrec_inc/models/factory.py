@@ -20,7 +20,8 @@ from tfrec_inc.data.vocab import Vocabulary
 from tfrec_inc.models import similarity
 from tfrec_inc.models.base import TwoTower
 from tfrec_inc.models.ials import ials_model
-from tfrec_inc.models.item_based import item_item_model
+from tfrec_inc.models.ials import refit as ials_refit
+from tfrec_inc.models.item_based import Computed, item_item_model
 from tfrec_inc.models.multitask import MultitaskModel
 from tfrec_inc.models.popularity import PopularityModel
 from tfrec_inc.models.ranking import RankingModel
@@ -86,6 +87,8 @@ def build(cfg: ModelConfig, prepared: Prepared, train: pd.DataFrame,
 Builder = Callable[[ModelConfig, Prepared, pd.DataFrame, tuple[Vocabulary, Vocabulary]], TwoTower]
 # ``(cfg, built_on, current) -> the frame the model is built on`` (see `ModelType.data`).
 DataChoice = Callable[[ModelConfig, pd.DataFrame, pd.DataFrame], pd.DataFrame]
+# ``(cfg, prepared, new data, previous model) -> updated model`` (see `ModelType.refit`).
+Refit = Callable[[ModelConfig, Prepared, pd.DataFrame, TwoTower], TwoTower]
 
 
 def _popularity(cfg: ModelConfig, prepared: Prepared, train: pd.DataFrame,
@@ -122,6 +125,11 @@ def _ials(cfg: ModelConfig, prepared: Prepared, train: pd.DataFrame,
     return ials_model(cfg, prepared.catalog, train, vocabs)
 
 
+def _ials_refit(cfg: ModelConfig, prepared: Prepared, new_data: pd.DataFrame, previous: TwoTower) -> TwoTower:
+    assert isinstance(previous, Computed)
+    return ials_refit(cfg, prepared.catalog, new_data, previous)
+
+
 def _text_knn(cfg: ModelConfig, prepared: Prepared, train: pd.DataFrame,
               vocabs: tuple[Vocabulary, Vocabulary]) -> TwoTower:
     return text_knn_model(prepared.catalog, train, prepared.text_vectors, vocabs)
@@ -148,11 +156,14 @@ class ModelType:
       data: computed types only: ``data(cfg, built_on, current)`` picks the frame the
         model is built on from the strategy's data and the current window's training
         slice (see `build`); None: the strategy's data.
+      refit: computed types that update incrementally: ``refit(cfg, prepared, new_data,
+        previous) -> model`` (``fine_tune``); None: only the retrain strategies run them.
     """
 
     build: Builder
     trained: bool = True
     data: DataChoice | None = None
+    refit: Refit | None = None
 
 
 # `ModelConfig.type` -> how to make it. A new type is a `TwoTower` model, an entry here and
@@ -163,11 +174,24 @@ MODEL_TYPES: dict[str, ModelType] = {
     "multitask": ModelType(_trained),
     "popularity": ModelType(_popularity, trained=False, data=_popularity_data),
     "itemknn": ModelType(_itemknn, trained=False),
-    "ials": ModelType(_ials, trained=False),
+    "ials": ModelType(_ials, trained=False, refit=_ials_refit),
     "ease": ModelType(_ease, trained=False),
     "rp3beta": ModelType(_rp3beta, trained=False),
     "text_knn": ModelType(_text_knn, trained=False),
 }
+
+
+def refits(cfg: ModelConfig) -> bool:
+    """Whether a computed model of ``cfg`` can be updated in place (``fine_tune``, `ModelType.refit`)."""
+    return MODEL_TYPES[cfg.type].refit is not None
+
+
+def refit(cfg: ModelConfig, prepared: Prepared, new_data: pd.DataFrame, previous: TwoTower) -> TwoTower:
+    """The computed model ``previous`` updated with ``new_data`` (`ModelType.refit`)."""
+    update = MODEL_TYPES[cfg.type].refit
+    if update is None:
+        raise ValueError(f"{cfg.type} models are rebuilt, not updated")
+    return update(cfg, prepared, new_data, previous)
 
 
 def is_trained(cfg: ModelConfig) -> bool:

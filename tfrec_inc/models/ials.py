@@ -13,8 +13,9 @@ each user's factors are recomputed from everything before the scored slice with 
 factors fixed, by ``implicit``'s own exact least-squares user step (``recalculate_user``),
 so a user's latest items count as they do for the history towers.
 
-Incremental updates of the item side (``partial_fit_items``) are not used: every build
-is a fit from scratch on the strategy's data.
+Under the retrain strategies every build is a fit from scratch on the strategy's data;
+under ``fine_tune``, `refit` updates the previous factors with one ALS sweep over the new
+window (``partial_fit_users`` / ``partial_fit_items`` semantics).
 """
 
 from __future__ import annotations
@@ -70,12 +71,58 @@ def ials_model(cfg: ModelConfig, catalog: Catalog, data: pd.DataFrame,
             als.fit(x[users][:, items].tocsr(), show_progress=False)
         user_factors[users] = als.user_factors
         item_factors[items] = als.item_factors
+    return _model(cfg, user_factors, item_factors, vocabs)
+
+
+def _model(cfg: ModelConfig, user_factors: np.ndarray, item_factors: np.ndarray,
+           vocabs: tuple[Vocabulary, Vocabulary]) -> Computed:
+    item_tower = Rows(item_factors, "item", name="item_tower")
 
     def user_side(profile: sp.csr_matrix) -> Rows:
-        return Rows(fold_in(cfg, item_factors, profile), "user", name="user_tower")
+        # The item table as it is now (a checkpoint may have been loaded into it).
+        return Rows(fold_in(cfg, item_tower.table.numpy(), profile), "user", name="user_tower")
 
-    return Computed(Rows(user_factors, "user", name="user_tower"),
-                    Rows(item_factors, "item", name="item_tower"), vocabs, user_side)
+    return Computed(Rows(user_factors, "user", name="user_tower"), item_tower, vocabs, user_side)
+
+
+def refit(cfg: ModelConfig, catalog: Catalog, data: pd.DataFrame, previous: Computed) -> Computed:
+    """``fine_tune`` for iALS: one ALS sweep over the new data, from the previous factors.
+
+    The users of ``data`` are re-solved against the previous item factors, then the items
+    of ``data`` against those user factors (``implicit``'s exact least-squares steps
+    ``recalculate_user`` / ``recalculate_item``, i.e. ``partial_fit_users`` /
+    ``partial_fit_items``), each from its interactions in ``data`` only; every other row
+    keeps its factors. New items start from zero, so the user step ignores them and the
+    item step gives them their first factors.
+
+    Args:
+      cfg: the fitted model's ``factors``, ``regularization``, ``ials_alpha``.
+      catalog: the dataset's catalog.
+      data: the new interactions (the strategy's data).
+      previous: the model to update (catalog-indexed factor tables).
+
+    Returns:
+      The updated `Computed` model (the previous one is not changed).
+    """
+    import implicit
+    from threadpoolctl import threadpool_limits
+
+    assert isinstance(previous.user_tower, Rows) and isinstance(previous.item_tower, Rows)
+    user_factors = previous.user_tower.table.numpy().copy()
+    item_factors = previous.item_tower.table.numpy().copy()
+    x = interaction_matrix(catalog, data)
+    users, items = np.flatnonzero(x.getnnz(axis=1)), np.flatnonzero(x.getnnz(axis=0))
+    if len(users):
+        with threadpool_limits(1, "blas"):
+            als = implicit.als.AlternatingLeastSquares(
+                factors=cfg.factors, regularization=cfg.regularization, alpha=cfg.ials_alpha, use_gpu=False)
+            als.item_factors = item_factors
+            user_factors[users] = als.recalculate_user(users, x[users])
+            als.user_factors = user_factors
+            item_factors[items] = als.recalculate_item(items, x.T.tocsr()[items])
+    vocabs = (previous.user_vocab.extended(data["user_id"].unique()),
+              previous.item_vocab.extended(data["item_id"].unique()))
+    return _model(cfg, user_factors, item_factors, vocabs)
 
 
 def fold_in(cfg: ModelConfig, item_factors: np.ndarray, profile: sp.csr_matrix) -> np.ndarray:
