@@ -27,8 +27,10 @@ def _curve(frame: pd.DataFrame, metric: str, k: int, group: str) -> pd.DataFrame
     sub = frame[(frame["group"] == group) & (frame["metric"] == metric)
                 & (frame["k"].fillna(-1).astype(int) == k)].copy()
     sub["row"] = sub["model"] + " / " + sub["strategy"]
-    per_seed = sub.groupby(["row", "window", "seed"])["value"].mean()
-    return per_seed.groupby(["row", "window"]).agg(["mean", "std"]).reset_index()
+    # sort=False: rows in the order the run wrote them (trained modes first, then baselines).
+    per_seed = sub.groupby(["row", "window", "seed"], sort=False)["value"].mean()
+    stats = per_seed.groupby(["row", "window"], sort=False).agg(["mean", "std"]).reset_index()
+    return stats.sort_values("window", kind="stable")
 
 
 GROUPS = (("all", "All users"), ("cold_users", "Cold users"), ("cold_items", "Cold items"))
