@@ -208,7 +208,7 @@ def test_given_split_experiments_load(name, dataset):
     cfg = config.load(Path(__file__).resolve().parents[1] / "experiments" / f"{name}.yaml")
     assert (cfg.data.dataset, cfg.windows.mode, cfg.study) == (dataset, "given", "incremental")
     assert cfg.evaluation.ks == [10, 20, 50] and cfg.strategies == ["full_retrain"]
-    assert cfg.report.metrics == ["recall@10", "ndcg@10", "recall@50", "ndcg@50"]
+    assert cfg.report.metrics == ["recall@10", "ndcg@10", "recall@20", "ndcg@20", "recall@50", "ndcg@50"]
     assert cfg.seeds == [0, 1, 2]
     assert [m.type for m in cfg.models] == ["retrieval", "popularity", "itemknn", "ials", "ease", "rp3beta",
                                             "text_knn"]
