@@ -57,11 +57,12 @@ def _compression(frame: pd.DataFrame, per_user: pd.DataFrame | None, out_dir: Pa
     if write_plots:
         compression.write_plot(frame, out_dir / "plots")
     if write_tables:
-        tables.write_tables(frame, out_dir, columns)
+        # Intervals and the comparisons with the baselines' `uncompressed` rows, as in every study.
+        tables.write_tables(frame, out_dir, columns, per_user, baselines)
         if compression.write_table(frame, out_dir):
             # table.md is the file readers open first: the study's own table leads it.
             atomic.write_text(out_dir / "table.md", compression.markdown(frame) + "\n"
-                              + tables.markdown(frame, columns))
+                              + tables.markdown(frame, columns, per_user, baselines))
     if write_plots:
         # One window (the last): the variants are the comparison.
         plots.write_plots(frame, out_dir / "plots", per_window=False)
