@@ -245,3 +245,7 @@ def test_computed_baselines_get_one_uncompressed_row_each(tmp_path):
     got = pop[(pop["seed"] == 1) & (pop["metric"] == "recall") & (pop["k"] == 20)]["value"]
     assert got.tolist() == pytest.approx([want])
     assert "| pop_all / uncompressed |" in (out / "table_compression.md").read_text()
+    # table.md carries the intervals and the comparison with the baseline (it dropped both before).
+    table = (out / "table.md").read_text()
+    assert "## Versus the best baseline" in table
+    assert "| ids / fp32 | recall@20 | pop_all / uncompressed |" in table
