@@ -10,10 +10,9 @@ RMSE/MAE of ``model(features)``, the predicted rating.
 from __future__ import annotations
 
 import tensorflow as tf
-import tensorflow_recommenders as tfrs
 
+from tfrec_inc.models.ranking import rating_loss, rating_task
 from tfrec_inc.models.retrieval import RetrievalModel
-from tfrec_inc.runtime import replica_share
 
 
 class MultitaskModel(RetrievalModel):
@@ -43,9 +42,7 @@ class MultitaskModel(RetrievalModel):
         self.retrieval_weight, self.rating_weight = retrieval_weight, rating_weight
         self.rating_head = tf.keras.Sequential(
             [tf.keras.layers.Dense(h, activation="relu") for h in hidden] + [tf.keras.layers.Dense(1)])
-        self.rating_task = tfrs.tasks.Ranking(
-            loss=tf.keras.losses.MeanSquaredError(reduction=tf.keras.losses.Reduction.NONE),
-            metrics=[tf.keras.metrics.RootMeanSquaredError()])
+        self.rating_task = rating_task()
 
     def call(self, features: dict[str, tf.Tensor], training: bool | None = None) -> tf.Tensor:
         """The predicted rating, float32 [B]."""
@@ -60,8 +57,6 @@ class MultitaskModel(RetrievalModel):
         """The weighted sum of the retrieval loss and the rating MSE (from the same tower outputs)."""
         retrieval, outputs = super()._task(features, training, metrics)
         predictions = self._rating(outputs["users"], outputs["items"])
-        rating = self.rating_task(labels=features["rating"], predictions=predictions,
-                                  compute_metrics=metrics and not tf.distribute.in_cross_replica_context())
-        # As `RankingModel`: each replica's mean counts 1/R; an empty slice adds nothing.
-        rating = tf.where(tf.size(predictions) > 0, rating, 0.0) * replica_share()
+        rating = rating_loss(self.rating_task, features["rating"], predictions,
+                             metrics and not tf.distribute.in_cross_replica_context())
         return self.retrieval_weight * retrieval + self.rating_weight * rating, outputs

@@ -9,6 +9,25 @@ from tfrec_inc.data.vocab import Vocabulary
 from tfrec_inc.runtime import replica_share
 
 
+def rating_task() -> tfrs.tasks.Ranking:
+    """TFRS's rating task: MSE loss, RMSE metric (shared by `RankingModel` and the multitask model)."""
+    # No reduction: a [batch] rating vector is one MSE "sample", so the loss is the
+    # batch mean either way, and Keras refuses mean reductions under tf.distribute.
+    return tfrs.tasks.Ranking(
+        loss=tf.keras.losses.MeanSquaredError(reduction=tf.keras.losses.Reduction.NONE),
+        metrics=[tf.keras.metrics.RootMeanSquaredError()],
+    )
+
+
+def rating_loss(task: tfrs.tasks.Ranking, labels: tf.Tensor, predictions: tf.Tensor,
+                metrics: bool) -> tf.Tensor:
+    """``task``'s loss of ``predictions``, scaled for replicas (0 for an empty slice)."""
+    loss = task(labels=labels, predictions=predictions, compute_metrics=metrics)
+    # Replica gradients are summed: each replica's mean counts 1/R (R = replicas), and
+    # an empty replica slice (the last, partial batch) adds nothing instead of NaN.
+    return tf.where(tf.size(predictions) > 0, loss, 0.0) * replica_share()
+
+
 class RankingModel(tfrs.Model):
     """Predicts a rating from the concatenated user and item tower outputs.
 
@@ -41,12 +60,7 @@ class RankingModel(tfrs.Model):
             [tf.keras.layers.Dense(h, activation="relu") for h in hidden]
             + [tf.keras.layers.Dense(1)]
         )
-        # No reduction: a [batch] rating vector is one MSE "sample", so the loss is the
-        # batch mean either way, and Keras refuses mean reductions under tf.distribute.
-        self.task = tfrs.tasks.Ranking(
-            loss=tf.keras.losses.MeanSquaredError(reduction=tf.keras.losses.Reduction.NONE),
-            metrics=[tf.keras.metrics.RootMeanSquaredError()],
-        )
+        self.task = rating_task()
         # Extra loss terms of incremental strategies: (features, outputs) -> scalar.
         self.penalties: list = []
 
@@ -82,7 +96,4 @@ class RankingModel(tfrs.Model):
 
     def _task(self, features: dict[str, tf.Tensor], predictions: tf.Tensor, metrics: bool) -> tf.Tensor:
         """TFRS's rating loss of ``predictions``."""
-        loss = self.task(labels=features["rating"], predictions=predictions, compute_metrics=metrics)
-        # Replica gradients are summed: each replica's mean counts 1/R (R = replicas), and
-        # an empty replica slice (the last, partial batch) adds nothing instead of NaN.
-        return tf.where(tf.size(predictions) > 0, loss, 0.0) * replica_share()
+        return rating_loss(self.task, features["rating"], predictions, metrics)
