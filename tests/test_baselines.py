@@ -265,6 +265,7 @@ TINY_MODELS = [
     {"name": "ease", "type": "ease", "ease_lambda": 10},
     {"name": "rp3beta", "type": "rp3beta", "neighbors": 20},
     {"name": "text_knn", "type": "text_knn"},
+    {"name": "oracle", "type": "oracle"},  # not a baseline, but computed the same way
 ]
 
 

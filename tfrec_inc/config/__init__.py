@@ -32,6 +32,7 @@ from tfrec_inc.config.schema import (
     PARAMETER_SERVER_UNSUPPORTED,
     POPULARITY_FORMS,
     RATING_TYPES,
+    REFERENCE_TYPES,
     ROW_INITS,
     STRATEGIES,
     STUDIES,
@@ -50,6 +51,7 @@ from tfrec_inc.errors import ConfigError
 
 __all__ = [
     "RATING_TYPES",
+    "REFERENCE_TYPES",
     "COMPRESSION_VARIANTS",
     "DATASETS",
     "DISTRIBUTE",

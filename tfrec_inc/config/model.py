@@ -47,7 +47,9 @@ class ModelConfig:
         ``popularity`` (item counts, see ``popularity``), ``itemknn``
         (item-item cosine with shrinkage), ``ials`` (implicit ALS, library ``implicit``),
         ``ease`` (Steck's closed form), ``rp3beta`` (random walk P3 with popularity
-        penalty) or ``text_knn`` (mean item text vector of the user's items).
+        penalty) or ``text_knn`` (mean item text vector of the user's items); or
+        ``oracle`` (synthetic data only: the generator's true choice probabilities, an
+        upper bound reported as a reference row, not a baseline).
       embedding_dim: size of id embeddings and of the tower outputs.
       layers: hidden sizes of the MLP on top of each tower (empty: no MLP).
       combine: how a tower joins its parts (id, features, text, history): ``concat``

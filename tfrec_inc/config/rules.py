@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 from tfrec_inc.config.model import check_models
-from tfrec_inc.config.schema import RATING_TYPES, STUDIES, check_choice
+from tfrec_inc.config.schema import RATING_TYPES, REFERENCE_TYPES, STUDIES, check_choice
 from tfrec_inc.config.studies import ExperimentConfig
 from tfrec_inc.errors import ConfigError
 
@@ -86,6 +86,14 @@ def _check_windows(cfg: ExperimentConfig) -> None:
                               f"{data.dataset!r} has none")
 
 
+def _check_oracle(cfg: ExperimentConfig) -> None:
+    """``type: oracle`` ranks by the generator's truth: only generated data has one."""
+    for i, m in enumerate(cfg.models):
+        if m.type in REFERENCE_TYPES and cfg.data.dataset != "synthetic":
+            raise ConfigError(f"models[{i}]: type {m.type} needs data.dataset: synthetic (the generator's "
+                              f"truth), not {cfg.data.dataset!r}")
+
+
 def _check_compression(cfg: ExperimentConfig) -> None:
     """Compression: frozen text vectors; retrieval models and computed baselines; no ensembles."""
     comp = cfg.compression
@@ -122,6 +130,7 @@ def check_config(cfg: ExperimentConfig) -> None:
     cfg.windows.check("windows")
     _check_windows(cfg)
     check_models(cfg.models, "models")
+    _check_oracle(cfg)
     cfg.check_strategies()
     cfg.incremental.check("incremental")
     cfg.compression.check("compression")

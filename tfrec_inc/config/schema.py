@@ -31,11 +31,13 @@ DATASETS = (
     "amazon-scientific",
 )
 MODEL_TYPES = ("retrieval", "ranking", "multitask", "popularity", "itemknn", "ials", "ease", "rp3beta",
-               "text_knn")
+               "text_knn", "oracle")
 # The types trained by the Keras fit loop (`tfrec_inc.models.factory.ModelType.trained`); the
 # others are computed when built, and only they take a tuning ``grid``.
 TRAINED_TYPES = ("retrieval", "ranking", "multitask")
 RATING_TYPES = ("ranking", "multitask")  # trained on ratings: the data must have them
+# Computed, but neither trained nor a baseline: the synthetic upper bound (`tfrec_inc.models.oracle`).
+REFERENCE_TYPES = ("oracle",)
 # What ``popularity`` models count (`tfrec_inc.config.model.ModelConfig.popularity`).
 POPULARITY_FORMS = ("all", "window", "decay")
 OPTIMIZERS = ("adagrad", "adam", "sgd")

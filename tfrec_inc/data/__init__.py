@@ -210,7 +210,9 @@ def select_domain(data: Interactions, domain: str | None) -> Interactions:
         raise DataError(f"{data.name}: no interactions in domain {domain!r}; domains: {found}")
     items = data.items[data.items["item_id"].isin(inter["item_id"].unique())]
     users = None if data.users is None else data.users[data.users["user_id"].isin(inter["user_id"])]
-    return Interactions.create(f"{data.name}:{domain}", inter, items, users)
+    # The truth keeps every item and user row: the oracle maps ids to its rows.
+    return dataclasses.replace(Interactions.create(f"{data.name}:{domain}", inter, items, users),
+                               truth=data.truth)
 
 
 def from_config(cfg, given_split: bool = False) -> Interactions:

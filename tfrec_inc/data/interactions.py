@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
+from tfrec_inc.data.synthetic_types import SyntheticTruth
 from tfrec_inc.errors import DataError
 
 INTERACTION_COLUMNS = ("user_id", "item_id", "timestamp")
@@ -34,6 +35,9 @@ class Interactions:
         `tfrec_inc.evaluation.protocol.candidate_items`). Extra columns are allowed.
       users: one row per user with categorical feature columns (all str) besides
         ``user_id``, or ``None`` when the source has no user features.
+      truth: the latent truth behind generated data
+        (`tfrec_inc.data.synthetic_types.SyntheticTruth`, which the ``oracle`` model ranks
+        by), or ``None`` for real data.
 
     Example:
       >>> data = Interactions.create("toy", pd.DataFrame(
@@ -47,6 +51,7 @@ class Interactions:
     interactions: pd.DataFrame
     items: pd.DataFrame
     users: pd.DataFrame | None = None
+    truth: SyntheticTruth | None = dataclasses.field(default=None, compare=False, repr=False)
 
     @classmethod
     def create(

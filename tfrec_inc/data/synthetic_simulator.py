@@ -7,6 +7,8 @@ reordering them changes every generated frame.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
@@ -137,9 +139,11 @@ class Simulator:
             item_topics=items["topics"], item_main_topic=items["main"],
             item_period=items["period"], item_domain=items["domain"], user_ids=user_ids,
             user_period=users["period"], user_taste=users["taste"],
-            period_seconds=opts.period_days * DAY,
+            period_seconds=opts.period_days * DAY, item_popularity=items["popularity"],
+            user_domain_a=users["p_a"], affinity_strength=opts.affinity_strength,
+            new_item_boost=opts.new_item_boost,
         )
-        return data, truth
+        return dataclasses.replace(data, truth=truth), truth
 
     # -- topics --------------------------------------------------------------------
 

@@ -108,6 +108,11 @@ class SyntheticTruth:
       user_taste: ``[num_periods, num_users, num_topics]`` taste per period (rows sum
         to 1).
       period_seconds: length of one period in seconds.
+      item_popularity: ``[num_items]`` the Zipf popularity weight of each item.
+      user_domain_a: ``[num_users]`` probability that a user's draw is in domain ``"A"``
+        (1 with one domain).
+      affinity_strength: the option of that name (the weight of taste · topics).
+      new_item_boost: the option of that name (choice weight of an item in its arrival period).
     """
 
     topic_names: list[str]
@@ -121,6 +126,10 @@ class SyntheticTruth:
     user_period: np.ndarray
     user_taste: np.ndarray
     period_seconds: int
+    item_popularity: np.ndarray
+    user_domain_a: np.ndarray
+    affinity_strength: float
+    new_item_boost: float
 
     def period_of(self, timestamps: np.ndarray | pd.Series) -> np.ndarray:
         """Maps Unix-second timestamps to period indices.
@@ -132,3 +141,50 @@ class SyntheticTruth:
           The period index of each timestamp (``int64``).
         """
         return (np.asarray(timestamps, dtype=np.int64) - EPOCH) // self.period_seconds
+
+    def choice_scores(self, period: int) -> tuple[np.ndarray, np.ndarray]:
+        """Factors of every user's true log choice probability of every item in ``period``.
+
+        The generator draws a user's event in period t by picking a domain (``"A"`` with
+        probability ``user_domain_a``), then an item of that domain available in t with
+        probability ∝ exp(affinity_strength · taste[t, u] · topics[i]) · popularity[i] ·
+        (new_item_boost if i arrived in t). So ``users @ items.T`` is log P(i | u, t) for
+        the available items; items not yet arrived get -1e4 (never chosen).
+
+        Args:
+          period: the period (clipped to ``0 .. num_periods - 1``).
+
+        Returns:
+          ``(users [num_users, d], items [num_items, d])``, rows in `user_ids` / `item_ids`
+          order.
+
+        Example:
+          >>> from tfrec_inc.data.synthetic import generate_with_truth
+          >>> _, truth = generate_with_truth(num_users=60, num_items=40, num_interactions=600)
+          >>> users, items = truth.choice_scores(2)
+          >>> p = np.exp(users @ items.T)
+          >>> bool(np.allclose(p.sum(axis=1), 1.0))
+          True
+        """
+        t = int(np.clip(period, 0, self.user_taste.shape[0] - 1))
+        available = self.item_period <= t
+        boost = np.where(self.item_period == t, np.log(self.new_item_boost), 0.0)
+        base = np.log(self.item_popularity) + boost
+        base = np.where(available, base, -1e4)
+        taste = self.affinity_strength * self.user_taste[t]
+        logits = taste @ self.item_topics.T + base  # [users, items]
+        domains = sorted(set(self.item_domain.tolist()))
+        share = {"A": self.user_domain_a, "B": 1.0 - self.user_domain_a}
+        user_cols, item_cols = [taste, np.ones((len(taste), 1))], [self.item_topics, base[:, None]]
+        for d in domains:
+            in_d = (self.item_domain == d) & available
+            # log p(domain) - log Z_d(u): the within-domain softmax normaliser of each user.
+            log_z = _logsumexp(logits[:, in_d]) if in_d.any() else np.zeros(len(taste))
+            user_cols.append((np.log(np.maximum(share[d], 1e-12)) - log_z)[:, None])
+            item_cols.append((self.item_domain == d).astype(float)[:, None])
+        return np.hstack(user_cols), np.hstack(item_cols)
+
+
+def _logsumexp(x: np.ndarray) -> np.ndarray:
+    top = x.max(axis=1)
+    return top + np.log(np.exp(x - top[:, None]).sum(axis=1))

@@ -17,12 +17,14 @@ import tensorflow as tf
 from tfrec_inc.config import EncoderConfig, ModelConfig
 from tfrec_inc.data.catalog import Catalog
 from tfrec_inc.data.vocab import Vocabulary
+from tfrec_inc.errors import ConfigError
 from tfrec_inc.models import similarity
 from tfrec_inc.models.base import TwoTower
 from tfrec_inc.models.ials import ials_model
 from tfrec_inc.models.ials import refit as ials_refit
 from tfrec_inc.models.item_based import Computed, item_item_model
 from tfrec_inc.models.multitask import MultitaskModel
+from tfrec_inc.models.oracle import oracle_model
 from tfrec_inc.models.popularity import PopularityModel
 from tfrec_inc.models.ranking import RankingModel
 from tfrec_inc.models.retrieval import RetrievalModel
@@ -130,6 +132,14 @@ def _ials_refit(cfg: ModelConfig, prepared: Prepared, new_data: pd.DataFrame, pr
     return ials_refit(cfg, prepared.catalog, new_data, previous)
 
 
+def _oracle(cfg: ModelConfig, prepared: Prepared, train: pd.DataFrame,
+            vocabs: tuple[Vocabulary, Vocabulary]) -> TwoTower:
+    if prepared.data.truth is None:
+        raise ConfigError(f"models: {cfg.name or cfg.type} (type oracle) needs generated data with its truth "
+                          f"(data.dataset: synthetic), not {prepared.data.name!r}")
+    return oracle_model(prepared.data.truth, prepared.catalog, train, vocabs)
+
+
 def _text_knn(cfg: ModelConfig, prepared: Prepared, train: pd.DataFrame,
               vocabs: tuple[Vocabulary, Vocabulary]) -> TwoTower:
     return text_knn_model(prepared.catalog, train, prepared.text_vectors, vocabs)
@@ -178,6 +188,7 @@ MODEL_TYPES: dict[str, ModelType] = {
     "ease": ModelType(_ease, trained=False),
     "rp3beta": ModelType(_rp3beta, trained=False),
     "text_knn": ModelType(_text_knn, trained=False),
+    "oracle": ModelType(_oracle, trained=False),
 }
 
 
