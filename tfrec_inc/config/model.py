@@ -83,6 +83,11 @@ class ModelConfig:
         uniformly from the catalog each step) or ``full`` (every catalog item: exact for
         catalogs of a few thousand items, no sampling bias).
       uniform_negatives: ``mixed`` only: uniform samples per step.
+      recency_days: time-aware scoring (`tfrec_inc.models.recency`): horizons in days of
+        each item's interaction counts strictly before the scoring moment (with its
+        all-time count, age and the user's days since their last interaction), mapped by
+        a small learned function into a score term; empty: off. ``type: retrieval`` with
+        ``negatives: full`` only (every item is scored at the query's own time).
       retrieval_weight: ``multitask`` only: weight of the retrieval loss.
       rating_weight: ``multitask`` only: weight of the rating MSE (TFRS multitask tutorial).
       cross_replica_negatives: with several replicas (``runtime.distribute``), score each
@@ -144,6 +149,7 @@ class ModelConfig:
     logq_correction: bool = False
     negatives: str = "in_batch"
     uniform_negatives: int = 1024
+    recency_days: list[float] = dataclasses.field(default_factory=list)
     retrieval_weight: float = 1.0
     rating_weight: float = 1.0
     cross_replica_negatives: bool = True
@@ -195,6 +201,7 @@ class ModelConfig:
         if self.retrieval_weight == self.rating_weight == 0:
             raise ConfigError(f"{where}: retrieval_weight and rating_weight are both 0: nothing to learn")
         check_positive(self.uniform_negatives, f"{where}.uniform_negatives")
+        self._check_recency(where)
         check_positive(self.sequence_blocks, f"{where}.sequence_blocks")
         check_positive(self.sequence_heads, f"{where}.sequence_heads")
         for name in ("user_id_dropout", "item_id_dropout", "sequence_dropout"):
@@ -204,6 +211,14 @@ class ModelConfig:
             raise ConfigError(f"{where}.patience: must be >= 0, got {self.patience}")
         self._check_baselines(where)
         self._check_grid(where)
+
+    def _check_recency(self, where: str) -> None:
+        """``recency_days``: positive horizons, on a full-softmax retrieval model."""
+        for j, days in enumerate(self.recency_days):
+            check_positive(days, f"{where}.recency_days[{j}]")
+        if self.recency_days and (self.type != "retrieval" or self.negatives != "full"):
+            raise ConfigError(f"{where}.recency_days: needs type: retrieval with negatives: full (every "
+                              f"item scored at the query's time), got {self.type} / {self.negatives}")
 
     def _check_baselines(self, where: str) -> None:
         """The keys of the computed types: a known popularity form, positive numbers."""

@@ -94,6 +94,19 @@ def _check_oracle(cfg: ExperimentConfig) -> None:
                               f"truth), not {cfg.data.dataset!r}")
 
 
+def _check_recency(cfg: ExperimentConfig) -> None:
+    """Time-aware models (``recency_days``) are scored by the protocol; not compressed, transferred
+    or score-fused (those paths read the two towers only)."""
+    timed = [i for i, m in enumerate(cfg.models) if m.recency_days]
+    if not timed:
+        return
+    where = f"models[{timed[0]}].recency_days"
+    if cfg.transfer.source is not None or cfg.compression.variants or cfg.compression.after_update:
+        raise ConfigError(f"{where}: not in transfer or compression studies (they read the towers only)")
+    if "fusion_score" in cfg.strategies:
+        raise ConfigError(f"{where}: not with strategy fusion_score (its ensemble reads the towers only)")
+
+
 def _check_compression(cfg: ExperimentConfig) -> None:
     """Compression: frozen text vectors; retrieval models and computed baselines; no ensembles."""
     comp = cfg.compression
@@ -131,6 +144,7 @@ def check_config(cfg: ExperimentConfig) -> None:
     _check_windows(cfg)
     check_models(cfg.models, "models")
     _check_oracle(cfg)
+    _check_recency(cfg)
     cfg.check_strategies()
     cfg.incremental.check("incremental")
     cfg.compression.check("compression")

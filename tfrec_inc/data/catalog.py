@@ -77,7 +77,7 @@ class Catalog:
         return cls(users, items, genres, genre_names, text, feats, sizes, arrival)
 
     def encode(self, frame: pd.DataFrame, row_history: np.ndarray | None = None,
-               history_length: int = 0) -> dict[str, np.ndarray]:
+               history_length: int = 0, with_time: bool = False) -> dict[str, np.ndarray]:
         """Interactions -> model features.
 
         Args:
@@ -85,9 +85,11 @@ class Catalog:
           row_history: int64 [n_dataset_rows, N] items before each row (see
             `tfrec_inc.data.history.previous_items`), needed when ``history_length``.
           history_length: the last this many history items go in ``"history"``.
+          with_time: also give each row's ``timestamp`` as ``"time"`` (time-aware models).
 
         Returns:
-          ``{"user": int64, "item": int64[, "rating": float32][, "history": int64 [n, L]]}``.
+          ``{"user": int64, "item": int64[, "rating": float32][, "history": int64 [n, L]]
+          [, "time": int64]}``.
         """
         out = {
             "user": self.users.lookup(frame["user_id"]),
@@ -98,4 +100,6 @@ class Catalog:
         if history_length:
             assert row_history is not None, "a history-pooling model needs row_history"
             out["history"] = row_history[frame.index.to_numpy(), -history_length:]
+        if with_time:
+            out["time"] = frame["timestamp"].to_numpy(np.int64)
         return out

@@ -15,6 +15,8 @@ strategy is scored on the same users and items):
 - groups: ``all`` users with a relevant item; ``warm_users`` with history;
   ``cold_users`` without; ``cold_items``: the relevant set cut down to items with no
   interaction before the test slice, over users who have one;
+- time: a time-aware model (``recency_days``) is scored at the first timestamp of the
+  test slice (`scoring_time`), its features read from events before that moment only;
 - ties: scores are ranked in a seeded random order of the candidates, so tied items
   (e.g. every item, for a zero user vector) come out in random order, not catalog
   order; each group reports ``constant_users``, whose scores are all equal.
@@ -38,6 +40,7 @@ from tfrec_inc.data.history import last_items
 from tfrec_inc.data.windows import Window, before_valid, make_dataset
 from tfrec_inc.evaluation.metrics import per_user_metrics, recall_precision_curve
 from tfrec_inc.models.item_based import Computed
+from tfrec_inc.models.retrieval import RetrievalModel
 from tfrec_inc.results import record
 
 
@@ -83,6 +86,7 @@ def rank_items(
     batch_size: int = 1024,
     history: np.ndarray | None = None,
     seed: int = 0,
+    time: int | None = None,
 ) -> np.ndarray:
     """Top-``k`` catalog item indices for each user, seen items masked out.
 
@@ -97,11 +101,12 @@ def rank_items(
       batch_size: users per matrix product.
       history: int64 [len(users), N] recent items per user, for history-pooling towers.
       seed: fixes the order of tied items.
+      time: the scoring moment (Unix seconds) of time-aware models (`time_bias`).
 
     Returns:
       int64 [len(users), k].
     """
-    return rank_and_flag(model, users, candidates, seen, k, batch_size, history, seed)[0]
+    return rank_and_flag(model, users, candidates, seen, k, batch_size, history, seed, time)[0]
 
 
 def rank_and_flag(
@@ -113,6 +118,7 @@ def rank_and_flag(
     batch_size: int = 1024,
     history: np.ndarray | None = None,
     seed: int = 0,
+    time: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """`rank_items`, plus which users score every candidate alike.
 
@@ -148,6 +154,7 @@ def rank_and_flag(
         if history is not None:
             inputs["history"] = history[start : start + batch_size]
         scores = tf.matmul(model.user_tower(inputs), item_vectors, transpose_b=True)
+        scores += time_bias(model, batch, candidates, time)
         if len(candidates):
             spread = tf.reduce_max(scores, axis=1) - tf.reduce_min(scores, axis=1)
             constant[start : start + len(batch)] = spread.numpy() == 0
@@ -161,6 +168,26 @@ def rank_and_flag(
         top = tf.math.top_k(scores, k=k_eff).indices.numpy()
         out[start : start + len(batch), :k_eff] = candidates[top]
     return out, constant
+
+
+def time_bias(model, users: np.ndarray, items: np.ndarray, time: int | None) -> tf.Tensor | float:
+    """A time-aware model's score term for ``users`` × ``items`` at ``time``; 0 for other models.
+
+    Raises:
+      ValueError: the model is time-aware and no ``time`` is given.
+    """
+    if not isinstance(model, RetrievalModel) or model.recency is None:
+        return 0.0
+    if time is None:
+        raise ValueError("a time-aware model (recency_days) is scored at a moment: pass time")
+    return model.recency(users, items, np.full(len(users), time, np.int64))
+
+
+def scoring_time(window: Window) -> int:
+    """The moment a window's test slice is scored at: its first timestamp (or after the history)."""
+    if len(window.test):
+        return int(window.test["timestamp"].min())
+    return int(window.history["timestamp"].to_numpy().max(initial=0)) + 1
 
 
 def evaluate_retrieval(
@@ -209,7 +236,7 @@ def evaluate_retrieval(
     candidates = candidate_items(catalog, window)
     ranked, constant = rank_and_flag(
         model, users, candidates, hist if cfg.exclude_seen else None, k_max, cfg.user_batch_size,
-        recent, seed,
+        recent, seed, scoring_time(window),
     )
     old_items = set(hist["item"].unique())
     records = [record("candidates", len(candidates), "all"),

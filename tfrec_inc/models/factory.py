@@ -27,6 +27,7 @@ from tfrec_inc.models.multitask import MultitaskModel
 from tfrec_inc.models.oracle import oracle_model
 from tfrec_inc.models.popularity import PopularityModel
 from tfrec_inc.models.ranking import RankingModel
+from tfrec_inc.models.recency import RecencyScore
 from tfrec_inc.models.retrieval import RetrievalModel
 from tfrec_inc.models.sequential import SequentialHistory
 from tfrec_inc.models.text_knn import text_knn_model
@@ -147,7 +148,8 @@ def _text_knn(cfg: ModelConfig, prepared: Prepared, train: pd.DataFrame,
 
 def _trained(cfg: ModelConfig, prepared: Prepared, train: pd.DataFrame,
              vocabs: tuple[Vocabulary, Vocabulary]) -> TwoTower:
-    model = _two_tower(cfg, prepared.catalog, train, prepared.text_vectors, prepared.encoder, vocabs)
+    recency = _recency(cfg, prepared) if cfg.recency_days else None
+    model = _two_tower(cfg, prepared.catalog, train, prepared.text_vectors, prepared.encoder, vocabs, recency)
     build_weights(model)
     model.compile(optimizer(cfg))
     return model
@@ -211,8 +213,8 @@ def is_trained(cfg: ModelConfig) -> bool:
 
 
 def _two_tower(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame, text_vectors: np.ndarray | None,
-               encoder: EncoderConfig, vocabs: tuple[Vocabulary, Vocabulary]
-               ) -> RetrievalModel | RankingModel:
+               encoder: EncoderConfig, vocabs: tuple[Vocabulary, Vocabulary],
+               recency: RecencyScore | None = None) -> RetrievalModel | RankingModel:
     users, items = vocabs
     projection = None
     if uses_text(cfg):
@@ -255,7 +257,7 @@ def _two_tower(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame, text_vec
         return RetrievalModel(u, i, cfg.temperature, cfg.remove_accidental_hits, _logq(cfg, catalog, train),
                               cfg.cross_replica_negatives, user_vocab=users, item_vocab=items,
                               negatives=cfg.negatives, num_items=len(catalog.items),
-                              uniform_negatives=cfg.uniform_negatives)
+                              uniform_negatives=cfg.uniform_negatives, recency=recency)
     if cfg.type == "multitask":
         return MultitaskModel(u, i, cfg.retrieval_weight, cfg.rating_weight, temperature=cfg.temperature,
                               remove_accidental_hits=cfg.remove_accidental_hits,
@@ -264,6 +266,14 @@ def _two_tower(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame, text_vec
                               item_vocab=items, negatives=cfg.negatives, num_items=len(catalog.items),
                               uniform_negatives=cfg.uniform_negatives)
     return RankingModel(u, i, user_vocab=users, item_vocab=items)
+
+
+def _recency(cfg: ModelConfig, prepared: Prepared) -> RecencyScore:
+    """The time-aware term over the dataset's whole log (it reads only events before each τ)."""
+    log, catalog = prepared.data.interactions, prepared.catalog
+    return RecencyScore(catalog.users.lookup(log["user_id"]), catalog.items.lookup(log["item_id"]),
+                        log["timestamp"].to_numpy(np.int64), len(catalog.items), cfg.recency_days,
+                        name="recency")
 
 
 def _logq(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame) -> np.ndarray | None:

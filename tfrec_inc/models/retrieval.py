@@ -46,6 +46,8 @@ class RetrievalModel(tfrs.Model):
       num_items: catalog size (``mixed`` and ``full``: index 0, the unknown item, is
         never a candidate).
       uniform_negatives: ``mixed`` only: uniform samples per step.
+      recency: ``full`` only: a time-aware score term added to every logit
+        (`tfrec_inc.models.recency.RecencyScore`; the batches then carry ``"time"``).
 
     Example (two tiny id towers; `tfrec_inc.models.factory.build` makes real ones):
       >>> from tfrec_inc.models.towers import Tower
@@ -70,10 +72,14 @@ class RetrievalModel(tfrs.Model):
         negatives: str = "in_batch",
         num_items: int = 0,
         uniform_negatives: int = 0,
+        recency: tf.keras.layers.Layer | None = None,
     ) -> None:
         super().__init__()
         if negatives != "in_batch" and num_items < 2:
             raise ValueError(f"negatives={negatives!r} needs num_items (the catalog size)")
+        if recency is not None and negatives != "full":
+            raise ValueError("a recency term needs negatives='full' (each item scored at the query's time)")
+        self.recency = recency
         self.negatives, self.num_items, self.uniform_negatives = negatives, num_items, uniform_negatives
         self.temperature = temperature
         self.user_vocab = user_vocab if user_vocab is not None else Vocabulary()
@@ -98,6 +104,11 @@ class RetrievalModel(tfrs.Model):
     def history_length(self) -> int:
         """Items of user history the user tower reads (0: none)."""
         return self.user_tower.history_length
+
+    @property
+    def reads_time(self) -> bool:
+        """Whether scores depend on the scoring moment (batches carry ``"time"``)."""
+        return self.recency is not None
 
     def compute_loss(self, features: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         loss, outputs = self._task(features, training, metrics=not training)
@@ -128,7 +139,7 @@ class RetrievalModel(tfrs.Model):
         # TFRS's FactorizedTopK evaluation expects one candidate per query: not gathered.
         with_topk = metrics and bool(self.task.factorized_metrics)
         if self.negatives == "full" and not with_topk:
-            return self._full_softmax(users, features["item"], training), {"users": users, "items": items}
+            return self._full_softmax(users, features, training), {"users": users, "items": items}
         probability = None
         if self.item_probability is not None:
             probability = tf.gather(self.item_probability, tf.cast(features["item"], tf.int64))
@@ -147,12 +158,16 @@ class RetrievalModel(tfrs.Model):
         )
         return loss, {"users": users, "items": items}
 
-    def _full_softmax(self, users: tf.Tensor, positives: tf.Tensor, training: bool) -> tf.Tensor:
+    def _full_softmax(self, users: tf.Tensor, features: dict[str, tf.Tensor], training: bool) -> tf.Tensor:
         """Softmax cross-entropy over every catalog item (index 0 masked), summed like TFRS's."""
-        catalog = self.item_tower({"item": tf.range(self.num_items, dtype=tf.int64)}, training=training)
-        logits = tf.matmul(users, catalog, transpose_b=True) / self.temperature
+        every = tf.range(self.num_items, dtype=tf.int64)
+        catalog = self.item_tower({"item": every}, training=training)
+        logits = tf.matmul(users, catalog, transpose_b=True)
+        if self.recency is not None:
+            logits += self.recency(features["user"], every, features["time"], training=training)
+        logits = logits / self.temperature
         logits += tf.one_hot(0, self.num_items, on_value=-1e9, off_value=0.0)[None]
-        labels = tf.cast(positives, tf.int64)
+        labels = tf.cast(features["item"], tf.int64)
         return tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
 
     def _add_uniform(self, candidates: tf.Tensor, ids: tf.Tensor, probability: tf.Tensor | None,

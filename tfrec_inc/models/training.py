@@ -239,6 +239,6 @@ def fit_frames(
       >>> 1 <= fitted.best_epoch <= fitted.epochs <= 3, fitted.examples == fitted.epochs * len(window.train)
       (True, True)
     """
-    enc = catalog.encode(train, row_history, model.history_length)
+    enc = catalog.encode(train, row_history, model.history_length, with_time=bool(cfg.recency_days))
     train_ds = make_dataset(enc, cfg.batch_size, shuffle=True, seed=seed, shuffle_buffer=cfg.shuffle_buffer)
     return fit(model, train_ds, monitor, cfg, len(train), progress=progress, desc=desc), train_ds

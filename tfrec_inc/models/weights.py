@@ -15,6 +15,7 @@ from tfrec_inc.data.catalog import Catalog
 from tfrec_inc.models.base import TwoTower
 from tfrec_inc.models.multitask import MultitaskModel
 from tfrec_inc.models.ranking import RankingModel
+from tfrec_inc.models.retrieval import RetrievalModel
 
 
 def build_weights(model: TwoTower) -> None:
@@ -28,6 +29,8 @@ def build_weights(model: TwoTower) -> None:
         features["history"] = np.zeros((1, model.history_length), dtype=np.int64)
     model.user_tower(features)
     model.item_tower(features)
+    if isinstance(model, RetrievalModel) and model.recency is not None:
+        model.recency(features["user"], features["item"], np.array([0]))
     if isinstance(model, RankingModel | MultitaskModel):
         model(features)  # the rating head
 

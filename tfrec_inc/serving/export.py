@@ -22,6 +22,7 @@ from tfrec_inc.evaluation.protocol import candidate_items
 from tfrec_inc.models.base import TwoTower
 from tfrec_inc.models.factory import build
 from tfrec_inc.models.persist import load_model
+from tfrec_inc.models.retrieval import RetrievalModel
 from tfrec_inc.prepare import prepare
 from tfrec_inc.results import JobKey, model_dir, saved_models
 from tfrec_inc.serving.module import INDEXES, ExportError, KnownInteractions, ServingModule, save_module
@@ -140,6 +141,9 @@ def export(results_dir: str | Path, out_dir: str | Path, index: str = "brute_for
     if int(k_max) < 1:
         raise ExportError(f"k_max must be >= 1, got {k_max}")
     trained = load_trained(results_dir, model, strategy, seed)
+    if isinstance(trained.model, RetrievalModel) and trained.model.recency is not None:
+        raise ExportError(f"{trained.label}: a time-aware model (recency_days) scores with an event log "
+                          "at a moment; the SavedModel export serves two-tower models only")
     known = KnownInteractions.from_interactions(trained.known, trained.model.history_length)
     items = [trained.catalog.items.ids[i - 1] for i in trained.candidates]
     module = ServingModule(trained.model, trained.catalog, items, known, index, k_max)
