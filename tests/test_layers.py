@@ -24,7 +24,7 @@ LAYERS = [
     {"evaluation"},
     {"incremental", "transfer", "compression"},  # studies: may use each other, no cycles
     {"serving", "reporting", "studies"},
-    {"experiment", "docs", "cli", "__init__"},
+    {"experiment", "tune", "docs", "cli", "__init__"},
 ]
 
 

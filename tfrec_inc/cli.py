@@ -1,4 +1,5 @@
-"""The ``tfrec-inc`` command line: ``run``, ``table``, ``plot``, ``encoder export``, ``export``, ``docs``.
+"""The ``tfrec-inc`` command line: ``run``, ``tune``, ``table``, ``plot``, ``encoder export``, ``export``,
+``docs``.
 
 ``export RESULTS_DIR --out DIR`` writes a results folder's final model as a SavedModel
 recommender with a BruteForce or ScaNN index (`tfrec_inc.serving.export`).
@@ -35,6 +36,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.add_argument("--resume", action="store_true",
                      help="continue an interrupted run from its checkpoints (<output>.partial)")
+
+    tune = sub.add_parser("tune", help="tune every model's search space on validation, write a config",
+                          description="Search each model's `search` space (a baseline: its `grid`) with "
+                                      "the same number of trials on the first window's validation slice "
+                                      "(Optuna); write the config with the chosen values fixed.")
+    tune.add_argument("config", help="experiment YAML with `search:` spaces")
+    tune.add_argument("--trials", type=int, default=20, help="trials per model (default 20)")
+    tune.add_argument("--out", required=True, metavar="FILE", help="tuned YAML to write")
+    tune.add_argument("--seed", type=int, default=0, help="sampler and training seed (default 0)")
+    tune.add_argument("--quiet", action="store_true", help="no progress bar")
 
     enc = sub.add_parser("encoder", help="export the built-in sentence encoder",
                          description="Export a built-in encoder as a TF Hub-format SavedModel.")
@@ -125,6 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             cfg = config_lib.load(args.config, args.overrides)
             out = run(cfg, output=args.output, quiet=args.quiet, resume=args.resume)
             print(f"results: {out}")
+        elif args.command == "tune":
+            from tfrec_inc.tune import tune as tune_config
+
+            print(f"wrote {tune_config(args.config, args.trials, args.out, args.seed, args.quiet)}")
         elif args.command == "encoder":
             from tfrec_inc.text.minilm import export_minilm
 

@@ -32,7 +32,7 @@ from tfrec_inc.config.schema import (
 from tfrec_inc.errors import ConfigError
 
 # Fields a grid may not vary: they say which model this is, not how it is computed.
-_NOT_TUNABLE = ("name", "type", "grid")
+_NOT_TUNABLE = ("name", "type", "grid", "search")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,6 +125,10 @@ class ModelConfig:
         section; every combination (in the order given) is built and scored by recall on
         the window's validation slice, and the best one (ties: the first) is scored on
         the test slice, its values recorded as ``param_<key>`` metrics. Empty: no tuning.
+      search: for ``tfrec-inc tune`` (`tfrec_inc.tuning`), any type: ``{key: [values, ...]}``
+        of this section's keys; the tuner tries ``tune.trials`` points of it (Optuna) on the
+        first window's validation slice and writes a config with the best values fixed.
+        ``run`` ignores it.
     """
 
     name: str = ""
@@ -171,6 +175,7 @@ class ModelConfig:
     rp3_alpha: float = 1.0
     rp3_beta: float = 0.5
     grid: dict[str, list[Any]] = dataclasses.field(default_factory=dict)
+    search: dict[str, list[Any]] = dataclasses.field(default_factory=dict)
 
     def check(self, where: str) -> None:
         """Checks one model's names, sizes, towers and training settings.
@@ -234,28 +239,31 @@ class ModelConfig:
 
     def _check_grid(self, where: str) -> None:
         """Grid keys are numeric fields, each with values that pass this section's checks."""
-        if not self.grid:
-            return
-        if self.type in TRAINED_TYPES:
+        if self.grid and self.type in TRAINED_TYPES:
             raise ConfigError(f"{where}.grid: only computed (untrained) types are tuned; "
                               f"{self.type!r} is trained with the settings given")
+        self._check_space(self.grid, f"{where}.grid", where, numeric=True)
+        self._check_space(self.search, f"{where}.search", where, numeric=False)
+
+    def _check_space(self, space: dict[str, list[Any]], at_key: str, where: str, numeric: bool) -> None:
+        """Each key of a ``grid``/``search`` is a tunable field; each value passes the model checks."""
         hints = typing.get_type_hints(ModelConfig)
-        for key, values in self.grid.items():
-            at = f"{where}.grid.{key}"
+        for key, values in space.items():
+            at = f"{at_key}.{key}"
             if key not in hints or key in _NOT_TUNABLE:
                 raise ConfigError(f"{at}: not a tunable key of a model")
             kinds = _numeric_kinds(hints[key])
-            if not kinds:
+            if numeric and not kinds:
                 raise ConfigError(f"{at}: only numeric keys can be tuned")
             if not isinstance(values, list) or not values:
                 raise ConfigError(f"{at}: give at least one value")
             for j, value in enumerate(values):
-                if isinstance(value, bool) or not isinstance(value, kinds):
+                if numeric and (isinstance(value, bool) or not isinstance(value, kinds)):
                     raise ConfigError(f"{at}[{j}]: expected a number of the key's type, got {value!r}")
                 try:
                     point: dict[str, Any] = {key: value}
-                    dataclasses.replace(self, grid={}, **point).check(where)
-                except ConfigError as exc:
+                    dataclasses.replace(self, grid={}, search={}, **point).check(where)
+                except (ConfigError, TypeError) as exc:
                     raise ConfigError(f"{at}[{j}]: {exc}") from None
 
 

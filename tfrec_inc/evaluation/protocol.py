@@ -171,11 +171,8 @@ def rank_and_flag(
 
 
 def time_bias(model, users: np.ndarray, items: np.ndarray, time: int | None) -> tf.Tensor | float:
-    """A time-aware model's score term for ``users`` × ``items`` at ``time``; 0 for other models.
-
-    Raises:
-      ValueError: the model is time-aware and no ``time`` is given.
-    """
+    """A time-aware model's score term for ``users`` × ``items`` at ``time`` (0 for others; ValueError
+    when it is time-aware and ``time`` is None)."""
     if not isinstance(model, RetrievalModel) or model.recency is None:
         return 0.0
     if time is None:
