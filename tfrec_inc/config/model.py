@@ -70,6 +70,10 @@ class ModelConfig:
       item_features: feed item genres/categories to the item tower.
       item_text: feed the item's text vector (from ``encoder``) to the item tower,
         through a trainable projection shared with the history pooling.
+      text_adaptor: that projection: ``linear`` (one dense map) or ``moe`` (UniSRec's
+        mixture of ``adaptor_experts`` whitened maps with a softmax gate,
+        `tfrec_inc.models.adaptor`).
+      adaptor_experts: ``moe`` only: experts.
       user_id_dropout: DropoutNet-style probability, per training example, of zeroing
         the user id embedding so the content parts (features, history) learn to serve
         cold users alone.
@@ -146,6 +150,8 @@ class ModelConfig:
     item_id: bool = True
     item_features: bool = True
     item_text: bool = False
+    text_adaptor: str = "linear"
+    adaptor_experts: int = 8
     user_id_dropout: float = 0.0
     item_id_dropout: float = 0.0
     temperature: float = 1.0
@@ -194,6 +200,8 @@ class ModelConfig:
             check_positive(size, f"{where}.layers[{j}]")
         check_choice(self.user_history, HISTORY_POOLING, f"{where}.user_history")
         check_choice(self.combine, ("concat", "sum"), f"{where}.combine")
+        check_choice(self.text_adaptor, ("linear", "moe"), f"{where}.text_adaptor")
+        check_positive(self.adaptor_experts, f"{where}.adaptor_experts")
         check_positive(self.history_length, f"{where}.history_length")
         if not (self.item_id or self.item_text or self.item_features):
             raise ConfigError(f"{where}: the item tower needs item_id, item_text or item_features")

@@ -19,6 +19,7 @@ from tfrec_inc.data.catalog import Catalog
 from tfrec_inc.data.vocab import Vocabulary
 from tfrec_inc.errors import ConfigError
 from tfrec_inc.models import similarity
+from tfrec_inc.models.adaptor import MoEAdaptor
 from tfrec_inc.models.base import TwoTower
 from tfrec_inc.models.ials import ials_model
 from tfrec_inc.models.ials import refit as ials_refit
@@ -228,6 +229,8 @@ def _two_tower(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame, text_vec
         init = "orthogonal" if cfg.combine == "sum" else "glorot_uniform"
         projection = tf.keras.layers.Dense(cfg.embedding_dim, use_bias=False, name="text_projection",
                                            kernel_initializer=init)
+        if cfg.text_adaptor == "moe":
+            projection = MoEAdaptor(cfg.embedding_dim, cfg.adaptor_experts, name="text_projection")
     history = None
     if cfg.user_history != "none":
         assert text_vectors is not None  # checked with `projection` above
