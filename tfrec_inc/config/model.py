@@ -129,10 +129,10 @@ class ModelConfig:
         section; every combination (in the order given) is built and scored by recall on
         the window's validation slice, and the best one (ties: the first) is scored on
         the test slice, its values recorded as ``param_<key>`` metrics. Empty: no tuning.
-      search: for ``tfrec-inc tune`` (`tfrec_inc.tuning`), any type: ``{key: [values, ...]}``
-        of this section's keys; the tuner tries ``tune.trials`` points of it (Optuna) on the
-        first window's validation slice and writes a config with the best values fixed.
-        ``run`` ignores it.
+      search: for ``tfrec-inc tune`` (`tfrec_inc.evaluation.search`), any type:
+        ``{key: [values, ...]}`` of this section's keys; the tuner tries ``--trials`` points of
+        it (Optuna) on the first window's validation slice and writes a config with the best
+        values fixed. ``run`` ignores it.
     """
 
     name: str = ""

@@ -81,7 +81,6 @@ def search(model_cfg: ModelConfig, prepared: Prepared, window: Window, eval_cfg:
     Raises:
       ValueError: an empty space or ``trials < 1``.
     """
-
     values = space(model_cfg)
     if not values or trials < 1:
         raise ValueError(f"{model_cfg.name or model_cfg.type}: nothing to tune "
