@@ -129,3 +129,37 @@ def test_a_study_trains_and_scores_the_sequential_model(tmp_path):
     recall = frame[(frame["metric"] == "recall") & (frame["k"] == 20)]["value"]
     assert len(recall) == 1 and 0.0 <= recall.iloc[0] <= 1.0
     assert frame[frame["metric"] == "best_epoch"]["value"].between(1, 2).all()
+
+
+def test_positions_read_the_item_towers_own_id_rows_and_untrained_ids_add_nothing(toy):
+    inter, catalog, prepared = toy
+    tf.keras.utils.set_random_seed(0)
+    cfg = dataclasses.replace(SEQUENTIAL, item_id=True, sequence_dropout=0.0)
+    model = build(cfg, prepared, inter)
+    history_layer = model.user_tower.history
+    assert history_layer.ids[1] is model.item_tower.embedding  # SASRec: one item embedding
+    known, new = catalog.items.lookup(["a", "e"])  # "e" was never trained on: id row 0
+    inputs = history_layer._inputs(tf.constant([[known, new]]), training=False).numpy()[0]
+    projected = history_layer.projection(tf.gather(history_layer.item_vectors, [known, new])).numpy()
+    row = model.item_tower.rows.numpy()[known]
+    id_part = model.item_tower.embedding(tf.constant([row])).numpy()[0]
+    np.testing.assert_allclose(inputs[0], projected[0] + id_part, atol=1e-6)
+    np.testing.assert_allclose(inputs[1], projected[1], atol=1e-6)
+    before = model.user_tower({"user": catalog.users.lookup(["u1"]), "history": np.array([[0, 0, 0, known]])})
+    table = model.item_tower.embedding.embeddings  # a random move (layer norm ignores uniform shifts)
+    table.assign_add(tf.random.normal(tf.shape(table), seed=1))
+    after = model.user_tower({"user": catalog.users.lookup(["u1"]), "history": np.array([[0, 0, 0, known]])})
+    assert not np.allclose(before.numpy(), after.numpy())  # the shared table moves the user state
+
+
+def test_an_id_only_sequence_needs_no_text_and_a_sequence_needs_ids_or_text(toy):
+    inter, catalog, prepared = toy
+    cfg = dataclasses.replace(SEQUENTIAL, item_id=True, item_text=False)
+    cfg.check("models[0]")
+    no_text = Prepared.from_parts(prepared.data, (), catalog=catalog)
+    model = build(cfg, no_text, inter)
+    assert model.user_tower.history.projection is None
+    state = model.user_tower({"user": catalog.users.lookup(["u1"]), "history": np.array([[0, 0, 1, 2]])})
+    assert state.shape == (1, 8) and np.abs(state.numpy()).sum() > 0
+    with pytest.raises(ConfigError, match="sequential reads the items' ids or text"):
+        dataclasses.replace(SEQUENTIAL, item_id=False, item_text=False, item_features=True).check("models[0]")

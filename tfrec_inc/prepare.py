@@ -33,8 +33,12 @@ from tfrec_inc.data.windows import Window, before_valid, split
 
 
 def uses_text(cfg: ModelConfig) -> bool:
-    """Whether a model needs item text vectors (item text, pooled history, or ``text_knn``)."""
-    return cfg.item_text or cfg.user_history != "none" or cfg.type == "text_knn"
+    """Whether a model needs item text vectors (item text, pooled history, or ``text_knn``).
+
+    A ``sequential`` history reads the item tower's own parts, so only with ``item_text``.
+    """
+    pooled = cfg.user_history not in ("none", "sequential")
+    return cfg.item_text or pooled or cfg.type == "text_knn"
 
 
 @dataclasses.dataclass(frozen=True)

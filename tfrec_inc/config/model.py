@@ -58,10 +58,12 @@ class ModelConfig:
         for cold users and items and across domains).
       user_id: give the user tower a user id embedding.
       user_features: feed the dataset's categorical user features to the user tower.
-      user_history: encode the text vectors of the user's last ``history_length`` items
+      user_history: encode the user's last ``history_length`` items
         before each prediction time: ``none``, ``mean``, ``attention`` (pooling against a
         learned query) or ``sequential`` (SASRec-style causal self-attention, the state at
-        the last position: `tfrec_inc.models.sequential`).
+        the last position, `tfrec_inc.models.sequential`: each position reads the item
+        tower's own id embedding (``item_id``) and projected text (``item_text``), shared
+        with the item tower; it needs at least one of them).
       history_length: items read by ``user_history``.
       sequence_blocks: ``sequential`` only: transformer blocks.
       sequence_heads: ``sequential`` only: attention heads per block.
@@ -205,6 +207,9 @@ class ModelConfig:
         check_positive(self.history_length, f"{where}.history_length")
         if not (self.item_id or self.item_text or self.item_features):
             raise ConfigError(f"{where}: the item tower needs item_id, item_text or item_features")
+        if self.user_history == "sequential" and not (self.item_id or self.item_text):
+            raise ConfigError(f"{where}.user_history: sequential reads the items' ids or text: "
+                              f"set item_id or item_text")
         if not (self.user_id or self.user_features or self.user_history != "none"):
             raise ConfigError(f"{where}: the user tower needs user_id, user_features or user_history")
         check_choice(self.negatives, NEGATIVES, f"{where}.negatives")

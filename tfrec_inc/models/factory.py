@@ -32,7 +32,7 @@ from tfrec_inc.models.recency import RecencyScore
 from tfrec_inc.models.retrieval import RetrievalModel
 from tfrec_inc.models.sequential import SequentialHistory
 from tfrec_inc.models.text_knn import text_knn_model
-from tfrec_inc.models.towers import EncodedText, HistoryPooling, item_tower, user_tower
+from tfrec_inc.models.towers import EncodedText, HistoryPooling, Tower, item_tower, user_tower
 from tfrec_inc.models.weights import build_weights
 from tfrec_inc.prepare import Prepared, uses_text
 
@@ -231,18 +231,6 @@ def _two_tower(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame, text_vec
                                            kernel_initializer=init)
         if cfg.text_adaptor == "moe":
             projection = MoEAdaptor(cfg.embedding_dim, cfg.adaptor_experts, name="text_projection")
-    history = None
-    if cfg.user_history != "none":
-        assert text_vectors is not None  # checked with `projection` above
-        if cfg.user_history == "sequential":
-            history = SequentialHistory(text_vectors, projection, cfg.history_length, cfg.sequence_blocks,
-                                        cfg.sequence_heads, cfg.sequence_dropout, name="sequential_history")
-        else:
-            history = HistoryPooling(text_vectors, projection, cfg.user_history, name="history_pooling")
-    u = user_tower(catalog, users, cfg.embedding_dim, cfg.layers, use_id=cfg.user_id,
-                   use_features=cfg.user_features, history=history,
-                   history_length=cfg.history_length if history is not None else 0,
-                   id_dropout=cfg.user_id_dropout, combine=cfg.combine)
     text_part, frozen = None, None
     if cfg.item_text:
         if encoder.trainable:
@@ -256,6 +244,11 @@ def _two_tower(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame, text_vec
                    use_features=cfg.item_features, text_vectors=frozen,
                    text_projection=projection, text=text_part, id_dropout=cfg.item_id_dropout,
                    combine=cfg.combine)
+    history = _history(cfg, text_vectors, projection, i)
+    u = user_tower(catalog, users, cfg.embedding_dim, cfg.layers, use_id=cfg.user_id,
+                   use_features=cfg.user_features, history=history,
+                   history_length=cfg.history_length if history is not None else 0,
+                   id_dropout=cfg.user_id_dropout, combine=cfg.combine)
     if cfg.type == "retrieval":
         return RetrievalModel(u, i, cfg.temperature, cfg.remove_accidental_hits, _logq(cfg, catalog, train),
                               cfg.cross_replica_negatives, user_vocab=users, item_vocab=items,
@@ -269,6 +262,21 @@ def _two_tower(cfg: ModelConfig, catalog: Catalog, train: pd.DataFrame, text_vec
                               item_vocab=items, negatives=cfg.negatives, num_items=len(catalog.items),
                               uniform_negatives=cfg.uniform_negatives)
     return RankingModel(u, i, user_vocab=users, item_vocab=items)
+
+
+def _history(cfg: ModelConfig, text_vectors: np.ndarray | None, projection: tf.keras.layers.Layer | None,
+             items: Tower) -> tf.keras.layers.Layer | None:
+    """The user tower's history part; a sequential one reads the item tower's own id and text parts."""
+    if cfg.user_history == "none":
+        return None
+    if cfg.user_history == "sequential":
+        ids = None if items.embedding is None else (items.rows, items.embedding)
+        text = (text_vectors, projection) if cfg.item_text else (None, None)
+        return SequentialHistory(*text, cfg.history_length, cfg.sequence_blocks, cfg.sequence_heads,
+                                 cfg.sequence_dropout, ids=ids, id_dropout=cfg.item_id_dropout,
+                                 name="sequential_history")
+    assert text_vectors is not None and projection is not None  # pooled histories always read text
+    return HistoryPooling(text_vectors, projection, cfg.user_history, name="history_pooling")
 
 
 def _recency(cfg: ModelConfig, prepared: Prepared) -> RecencyScore:

@@ -46,14 +46,23 @@ class _Block(tf.keras.layers.Layer):
 class SequentialHistory(tf.keras.layers.Layer):
     """Causal self-attention over a user's last items; the user's state at the last position.
 
+    Each position's input is the item's own item-tower parts, shared with the item tower as
+    in SASRec: its projected text vector and/or its id embedding (zero for an item without a
+    trained id row, so new items enter a history by their text alone).
+
     Args:
-      item_vectors: float32 [n_items, d_text] frozen text vectors (row 0: padding).
-      projection: layer mapping d_text -> embedding_dim (shared with the item tower);
-        its ``units`` is the encoder's width.
+      item_vectors: float32 [n_items, d_text] frozen text vectors (row 0: padding), or None
+        for an id-only sequence.
+      projection: layer mapping d_text -> width (shared with the item tower), or None
+        with ``item_vectors``.
       length: positions (``history_length``).
       blocks: transformer blocks.
       heads: attention heads per block.
       dropout: dropout on the inputs, the attention weights and each residual branch.
+      ids: ``(rows, embedding)`` of the item tower (catalog index -> id row, the id
+        table), or None: no id part.
+      id_dropout: training only: the probability, per position, that its id part is zeroed
+        (the item tower's DropoutNet rate), so text alone also learns to carry a history.
 
     Example:
       >>> encoder = SequentialHistory(np.eye(4, dtype="float32"), tf.keras.layers.Dense(8), 3)
@@ -61,12 +70,23 @@ class SequentialHistory(tf.keras.layers.Layer):
       (2, 8)
     """
 
-    def __init__(self, item_vectors: np.ndarray, projection: tf.keras.layers.Layer, length: int,
-                 blocks: int = 2, heads: int = 1, dropout: float = 0.2, **kwargs) -> None:
+    def __init__(self, item_vectors: np.ndarray | None, projection: tf.keras.layers.Layer | None,
+                 length: int, blocks: int = 2, heads: int = 1, dropout: float = 0.2,
+                 ids: tuple[tf.Tensor, tf.keras.layers.Embedding] | None = None, id_dropout: float = 0.0,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
-        self.item_vectors = tf.constant(item_vectors, dtype=tf.float32)
+        if (item_vectors is None) != (projection is None):
+            raise ValueError("give item_vectors with their projection")
+        self.item_vectors = None if item_vectors is None else tf.constant(item_vectors, dtype=tf.float32)
         self.projection = projection
-        units = projection.units
+        self.ids = ids
+        self.id_dropout = id_dropout
+        if projection is not None:
+            units = projection.units
+        elif ids is not None:
+            units = ids[1].output_dim
+        else:
+            raise ValueError("a sequence needs text (item_vectors, projection), ids, or both")
         self.positions = self.add_weight(name="positions", shape=(length, units),
                                          initializer=tf.keras.initializers.TruncatedNormal(stddev=0.02))
         self.input_dropout = tf.keras.layers.Dropout(dropout)
@@ -77,7 +97,7 @@ class SequentialHistory(tf.keras.layers.Layer):
         history = tf.cast(history, tf.int64)
         valid = history > 0  # [B, N]
         n = tf.shape(history)[1]
-        x = self.projection(tf.gather(self.item_vectors, history)) + self.positions[-n:]
+        x = self._inputs(history, training) + self.positions[-n:]
         x = self.input_dropout(x, training=training) * tf.cast(valid, tf.float32)[..., None]
         causal = tf.linalg.band_part(tf.ones([n, n], tf.bool), -1, 0)  # query i sees keys <= i
         mask = tf.logical_and(causal[None], valid[:, None, :])  # [B, N (queries), N (keys)]
@@ -86,3 +106,17 @@ class SequentialHistory(tf.keras.layers.Layer):
         state = self.final_norm(x[:, -1])  # the most recent position (right-aligned rows)
         # A user with no history: zero, as `HistoryPooling` gives (other parts still serve).
         return state * tf.cast(tf.reduce_any(valid, axis=1), tf.float32)[:, None]
+
+    def _inputs(self, history: tf.Tensor, training) -> tf.Tensor:
+        """[B, N, units]: each position's projected text plus its id embedding."""
+        parts = []
+        if self.projection is not None:
+            parts.append(self.projection(tf.gather(self.item_vectors, history)))
+        if self.ids is not None:
+            table, embedding = self.ids
+            rows = tf.gather(table, history)
+            keep = tf.cast(rows > 0, tf.float32)  # untrained ids add nothing, as in the item tower
+            if training and self.id_dropout > 0:
+                keep *= tf.cast(tf.random.uniform(tf.shape(keep)) >= self.id_dropout, tf.float32)
+            parts.append(embedding(rows) * keep[..., None])
+        return tf.add_n(parts)
