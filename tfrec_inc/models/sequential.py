@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from tfrec_inc.models.towers import id_part
+
 
 class _Block(tf.keras.layers.Layer):
     """One pre-layer-norm transformer block: causal self-attention, then a position-wise FFN."""
@@ -114,9 +116,5 @@ class SequentialHistory(tf.keras.layers.Layer):
             parts.append(self.projection(tf.gather(self.item_vectors, history)))
         if self.ids is not None:
             table, embedding = self.ids
-            rows = tf.gather(table, history)
-            keep = tf.cast(rows > 0, tf.float32)  # untrained ids add nothing, as in the item tower
-            if training and self.id_dropout > 0:
-                keep *= tf.cast(tf.random.uniform(tf.shape(keep)) >= self.id_dropout, tf.float32)
-            parts.append(embedding(rows) * keep[..., None])
+            parts.append(id_part(table, embedding, history, self.id_dropout, training))
         return tf.add_n(parts)

@@ -87,6 +87,20 @@ class EncodedText(tf.keras.layers.Layer):
         return self.projection(self.encoder(tf.gather(self.texts, index)))
 
 
+def id_part(rows: tf.Tensor, embedding: tf.keras.layers.Embedding, index: tf.Tensor, id_dropout: float,
+            training: bool | None) -> tf.Tensor:
+    """Id embeddings of catalog ``index`` (any shape), zero for ids never trained (row 0).
+
+    An untrained random vector would only add noise to the content parts of a cold user or
+    item. In training each id is also zeroed with probability ``id_dropout`` (DropoutNet).
+    """
+    rows = tf.gather(rows, index)
+    keep = tf.cast(rows > 0, tf.float32)
+    if training and id_dropout > 0:
+        keep *= tf.cast(tf.random.uniform(tf.shape(keep)) >= id_dropout, tf.float32)
+    return embedding(rows) * keep[..., None]
+
+
 class Tower(tf.keras.Model):
     """Embeds one side (users or items) from an id table, feature tables and text.
 
@@ -178,13 +192,7 @@ class Tower(tf.keras.Model):
         index = tf.cast(features[self.key], tf.int64)
         parts = []
         if self.embedding is not None:
-            rows = tf.gather(self.rows, index)
-            # Row 0 (ids never trained) contributes nothing: an untrained random vector
-            # would only add noise to the content parts of a cold user or item.
-            keep = tf.cast(rows > 0, tf.float32)
-            if training and self.id_dropout > 0:
-                keep *= tf.cast(tf.random.uniform(tf.shape(keep)) >= self.id_dropout, tf.float32)
-            parts.append(self.embedding(rows) * keep[:, None])
+            parts.append(id_part(self.rows, self.embedding, index, self.id_dropout, training))
         for feat, table in self.categorical_tables.items():
             parts.append(self.categorical_embeddings[feat](tf.gather(table, index)))
         for feat, table in self.dense_tables.items():
